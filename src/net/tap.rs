@@ -1,0 +1,90 @@
+//! The tap: every datagram and stream chunk the harness sends or receives passes here as a
+//! [`TapEvent`]. The pcap writer and the canonical trace read only these events, so what a
+//! report shows is what crossed the harness's sockets, byte for byte.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Transport of a tapped packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Transport {
+    /// UDP datagram.
+    Udp,
+    /// TCP stream.
+    Tcp,
+}
+
+/// What happened on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TapKind {
+    /// A TCP connection from `src` to `dst` was established (the pcap writer synthesises the
+    /// three-way handshake from it).
+    TcpOpen,
+    /// Payload bytes: one UDP datagram, or one chunk written to / read from a TCP stream.
+    Data(Vec<u8>),
+    /// The side at `src` closed the connection (FIN).
+    TcpClose,
+}
+
+/// One observation on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TapEvent {
+    /// Time since the recorder started (monotonic; becomes the pcap timestamp).
+    pub at: Duration,
+    /// Transport.
+    pub transport: Transport,
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// What it was.
+    pub kind: TapKind,
+    /// The harness actor on our side of the packet (`lync:alice@contoso.com`,
+    /// `skype:bob@contoso.com`), when the sender or receiver knows it; `None` for transport
+    /// events.
+    pub actor: Option<String>,
+    /// The scenario step during which it happened (steps are the canonical trace's
+    /// synchronisation points).
+    pub step: usize,
+}
+
+/// A shared, append-only log of tap events for one scenario. Cheap to clone; every endpoint of
+/// the scenario holds one.
+#[derive(Debug, Clone, Default)]
+pub struct Tap {
+    inner: Arc<Mutex<TapLog>>,
+}
+
+#[derive(Debug, Default)]
+struct TapLog {
+    started: Option<std::time::Instant>,
+    step: usize,
+    events: Vec<TapEvent>,
+}
+
+impl Tap {
+    /// A new empty tap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an event now.
+    pub fn record(&self, transport: Transport, src: SocketAddr, dst: SocketAddr, kind: TapKind, actor: Option<String>) {
+        let mut log = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let started = *log.started.get_or_insert(now);
+        let step = log.step;
+        log.events.push(TapEvent { at: now - started, transport, src, dst, kind, actor, step });
+    }
+
+    /// Marks the start of scenario step `n` (1-based); later events belong to it.
+    pub fn set_step(&self, n: usize) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).step = n;
+    }
+
+    /// A copy of every event so far, in order.
+    pub fn events(&self) -> Vec<TapEvent> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).events.clone()
+    }
+}
