@@ -1,7 +1,14 @@
 //! fedcert: a conformance and interoperability harness for gateways that federate Lync
 //! (enterprise, MS-SIP) users with Skype (consumer, Microsoft-account) users.
 //!
-//! Layers, bottom to top: [`sip`] (wire, transactions), [`net`] (transports and the tap),
-//! [`trace`] (pcap and canonical trace).
+//! Layers, bottom to top: [`sip`] (wire, transactions, dialogs), [`net`] (transports and the
+//! tap), [`dialect`] (how each side speaks), [`agent`] (simulated users), [`gateway`] (the
+//! reference system under test), [`sut`] (profiles), [`trace`] (pcap and canonical trace),
+//! [`report`], [`suite`] (the Gherkin world and steps) and [`cli`].
 
+pub mod agent;
+pub mod dialect;
+pub mod gateway;
+pub mod net;
 pub mod sip;
+pub mod trace;

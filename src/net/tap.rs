@@ -40,9 +40,8 @@ pub struct TapEvent {
     pub dst: SocketAddr,
     /// What it was.
     pub kind: TapKind,
-    /// The harness actor on our side of the packet (`lync:alice@contoso.com`,
-    /// `skype:bob@contoso.com`), when the sender or receiver knows it; `None` for transport
-    /// events.
+    /// The label of the harness endpoint that recorded the packet (`enterprise`, `consumer`);
+    /// the canonical trace names the user on our side from the message itself.
     pub actor: Option<String>,
     /// The scenario step during which it happened (steps are the canonical trace's
     /// synchronisation points).

@@ -6,6 +6,7 @@ use std::fmt;
 
 use super::error::{Result, WireError};
 use super::message::{Message, Method, split_list};
+use super::names::is_token;
 use super::uri::SipUri;
 
 /// One Via element (RFC 3261 §20.42).
@@ -58,7 +59,8 @@ impl Via {
         let split_at = split_at.ok_or_else(|| err(format!("`{s}` has no sent-by")))?;
         let (proto, rest) = (&s[..split_at], &s[split_at..]);
         let parts: Vec<&str> = proto.split('/').map(str::trim).collect();
-        if parts.len() != 3 || !parts[0].eq_ignore_ascii_case("SIP") || parts.iter().any(|p| p.is_empty()) {
+        // sent-protocol = protocol-name SLASH protocol-version SLASH transport, each a token.
+        if parts.len() != 3 || !parts[0].eq_ignore_ascii_case("SIP") || !parts.iter().all(|p| is_token(p)) {
             return Err(err(format!("`{proto}` is not SIP/2.0/<transport>")));
         }
         let mut pieces = rest.trim().split(';');
@@ -73,7 +75,13 @@ impl Via {
                 None => (sent_by.to_owned(), None),
             }
         };
-        if host.is_empty() || host.contains(char::is_whitespace) {
+        let host_ok = match host.strip_prefix('[') {
+            Some(v6) => v6
+                .strip_suffix(']')
+                .is_some_and(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_hexdigit() || b":.".contains(&b))),
+            None => !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)),
+        };
+        if !host_ok {
             return Err(err(format!("sent-by `{sent_by}` is not host[:port]")));
         }
         let port = port.transpose().map_err(|_| err(format!("sent-by `{sent_by}` has a bad port")))?;
@@ -84,8 +92,9 @@ impl Via {
                 Some((n, v)) => (n.trim(), Some(v.trim().to_owned())),
                 None => (p, None),
             };
-            if n.is_empty() || !super::names::is_token(n) {
-                return Err(err(format!("empty or malformed parameter in `{s}`")));
+            // via-params are generic-params: token [ EQUAL gen-value ].
+            if !is_token(n) || v.as_deref().is_some_and(|v| !is_gen_value(v)) {
+                return Err(err(format!("empty or malformed parameter `{p}` in `{s}`")));
             }
             params.push((n.to_owned(), v));
         }
@@ -141,17 +150,19 @@ impl NameAddr {
         let err = |d: String| WireError::header_value(header, d);
         let s = s.trim();
         let (display, uri, rest) = if let Some(lt) = find_unquoted(s, '<') {
+            // display-name = *(token LWS) / quoted-string (RFC 3261 §25.1).
             let disp = s[..lt].trim();
             let display = if disp.is_empty() {
                 None
-            } else if let Some(q) = disp.strip_prefix('"') {
-                let inner = q.strip_suffix('"').filter(|_| !q.is_empty() && !ends_escaped(q)).ok_or_else(|| {
-                    err(format!("display name {disp} has an unterminated quoted string"))
-                })?;
-                Some(inner.to_owned())
+            } else if disp.starts_with('"') {
+                match quoted_string_len(disp) {
+                    Some(n) if n == disp.len() => Some(disp[1..n - 1].to_owned()),
+                    Some(_) => return Err(err(format!("junk after the quoted display name {disp}"))),
+                    None => return Err(err(format!("display name {disp} has an unterminated quoted string"))),
+                }
             } else {
-                if disp.contains('"') {
-                    return Err(err(format!("display name {disp} has a stray quote")));
+                if !disp.split([' ', '\t']).filter(|w| !w.is_empty()).all(is_token) {
+                    return Err(err(format!("display name `{disp}` must be quoted (it is not a run of tokens)")));
                 }
                 Some(disp.to_owned())
             };
@@ -162,15 +173,18 @@ impl NameAddr {
             }
             (display, uri.to_owned(), &s[close + 1..])
         } else {
-            if s.contains('"') {
-                return Err(err(format!("`{s}` has an unterminated quoted string")));
-            }
-            // addr-spec form: the URI ends at the first `;` (those are header parameters), and
-            // it may not carry `?headers` or `,` (RFC 3261 §20.10).
+            // addr-spec form: the URI ends at the first `;` (those are header parameters, whose
+            // values may be quoted strings), and it may not carry `?headers`, `,` or quotes
+            // (RFC 3261 §20.10).
             let end = s.find(';').unwrap_or(s.len());
             let uri = s[..end].trim();
+            if uri.contains('"') {
+                return Err(err(format!("`{s}` has an unterminated quoted string")));
+            }
             if uri.is_empty() || uri.contains(char::is_whitespace) || uri.contains(['?', ',']) {
-                return Err(err(format!("addr-spec `{uri}` must be enclosed in <> (it has headers, spaces or commas)")));
+                return Err(err(format!(
+                    "addr-spec `{uri}` must be enclosed in <> (it has headers, spaces or commas)"
+                )));
             }
             (None, uri.to_owned(), &s[end..])
         };
@@ -187,8 +201,12 @@ impl NameAddr {
                     Some((n, v)) => (n.trim(), Some(v.trim().to_owned())),
                     None => (p, None),
                 };
-                if n.is_empty() {
-                    return Err(err(format!("empty parameter in `{s}`")));
+                // generic-param = token [ EQUAL gen-value ]; `;;` is an empty one.
+                if !is_token(n) {
+                    return Err(err(format!("empty or malformed parameter `{p}` in `{s}`")));
+                }
+                if v.as_deref().is_some_and(|v| !is_gen_value(v)) {
+                    return Err(err(format!("parameter `{p}` has a malformed value in `{s}`")));
                 }
                 params.push((n.to_owned(), v));
             }
@@ -213,10 +231,33 @@ impl fmt::Display for NameAddr {
     }
 }
 
-fn ends_escaped(q: &str) -> bool {
-    // `"abc\"` ends with an escaped quote, so the string is not terminated.
-    let body = q.strip_suffix('"').unwrap_or(q);
-    body.chars().rev().take_while(|c| *c == '\\').count() % 2 == 1
+/// The length of the quoted-string `s` starts with, closing quote included; `None` when `s` does
+/// not start with `"` or the string is not terminated. quoted-pair is `\\` and one octet
+/// (RFC 3261 §25.1).
+fn quoted_string_len(s: &str) -> Option<usize> {
+    let mut chars = s.char_indices();
+    if chars.next()?.1 != '"' {
+        return None;
+    }
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next()?;
+            }
+            '"' => return Some(i + 1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// gen-value = token / host / quoted-string. Host covers IPv6 references; anything else with
+/// a quote, blank or separator in it is not a value.
+fn is_gen_value(v: &str) -> bool {
+    if v.starts_with('"') {
+        return quoted_string_len(v) == Some(v.len());
+    }
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~[]:".contains(&b))
 }
 
 fn find_unquoted(s: &str, want: char) -> Option<usize> {
@@ -283,13 +324,19 @@ impl MediaType {
     }
 }
 
-/// Splits on `;` outside quotes.
+/// Splits on `;` outside quoted strings (a `\\"` inside one does not end it).
 pub(crate) fn split_params(s: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let mut quoted = false;
+    let (mut quoted, mut escaped) = (false, false);
     for c in s.chars() {
+        if escaped {
+            escaped = false;
+            cur.push(c);
+            continue;
+        }
         match c {
+            '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
             ';' if !quoted => {
                 out.push(std::mem::take(&mut cur));
@@ -390,14 +437,22 @@ impl Message {
     /// Expires, if present (delta-seconds, 32 bits).
     pub fn expires(&self) -> Result<Option<u32>> {
         self.value("Expires")
-            .map(|v| v.trim().parse::<u32>().map_err(|_| WireError::header_value("Expires", format!("`{v}` is not delta-seconds"))))
+            .map(|v| {
+                v.trim()
+                    .parse::<u32>()
+                    .map_err(|_| WireError::header_value("Expires", format!("`{v}` is not delta-seconds")))
+            })
             .transpose()
     }
 
     /// Max-Forwards, if present.
     pub fn max_forwards(&self) -> Result<Option<u8>> {
         self.value("Max-Forwards")
-            .map(|v| v.trim().parse::<u8>().map_err(|_| WireError::header_value("Max-Forwards", format!("`{v}` is not 0-255"))))
+            .map(|v| {
+                v.trim()
+                    .parse::<u8>()
+                    .map_err(|_| WireError::header_value("Max-Forwards", format!("`{v}` is not 0-255")))
+            })
             .transpose()
     }
 
@@ -414,4 +469,72 @@ impl Message {
 /// Splits a comma list; re-exported for dialect readers.
 pub fn comma_list(v: &str) -> Vec<String> {
     split_list(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn via_allows_lws_around_every_slash() {
+        for v in [
+            "SIP / 2.0 / UDP host.example.com;branch=z9hG4bK1",
+            "SIP/ 2.0 /UDP host.example.com;branch=z9hG4bK1",
+            "SIP\t/\t2.0\t/\tUDP\thost.example.com ; branch = z9hG4bK1",
+            "SIP /2.0/ UDP   host.example.com;branch=z9hG4bK1",
+        ] {
+            let via = Via::parse(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(
+                (via.transport.as_str(), via.host.as_str(), via.branch()),
+                ("UDP", "host.example.com", Some("z9hG4bK1"))
+            );
+        }
+    }
+
+    #[test]
+    fn via_follows_the_sent_by_and_generic_param_grammar() {
+        let v6 = Via::parse("SIP/2.0/UDP [2001:db8::9:1]:5070;received=[2001:db8::9:255];branch=z9hG4bKas3").unwrap();
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.param("received")),
+            ("[2001:db8::9:1]", Some(5070), Some("[2001:db8::9:255]"))
+        );
+        assert!(Via::parse("SIP/2.0/UDP 192.0.2.1;received=2001:db8::9:255").is_ok(), "RFC 5118 §4.5 undelimited");
+        for bad in [
+            "SIP/2.0/UDP 192.0.2.15;;",
+            "SIP/2.0/UDP 192.0.2.15;branch=a b",
+            "SIP/2.0/UDP 192.0.2.15;branch=",
+            "SIP/2.0/UDP host_name",
+            "SIP/2.0/U<D>P host",
+            "SIP/2.0/UDP [2001:db8::1",
+        ] {
+            assert!(Via::parse(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn name_addr_params_are_generic_params_and_respect_quoted_strings() {
+        let a = NameAddr::parse("To", "sip:b@example.com;x=\"a;b\";tag=1").unwrap();
+        assert_eq!((a.uri.as_str(), a.param("x"), a.tag()), ("sip:b@example.com", Some("\"a;b\""), Some("1")));
+        let a = NameAddr::parse("From", "<sip:a@example.com>;x=\"q\\\";r\";tag=2").unwrap();
+        assert_eq!((a.param("x"), a.tag()), (Some("\"q\\\";r\""), Some("2")));
+        for bad in ["<sip:a@b>;;tag=1", "<sip:a@b>;tag=1;", "<sip:a@b>;x=a b", "<sip:a@b>;x=\"open", "<sip:a@b>;=v"] {
+            assert!(NameAddr::parse("To", bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    #[test]
+    fn display_names_are_tokens_or_one_quoted_string() {
+        let a = NameAddr::parse("From", "token1~` token2'+_ <sip:a@example.com>").unwrap();
+        assert_eq!(a.display.as_deref(), Some("token1~` token2'+_"));
+        let q = NameAddr::parse("From", "\"J Rosenberg \\\\\\\"\"  <sip:j@example.com>").unwrap();
+        assert_eq!(q.display.as_deref(), Some("J Rosenberg \\\\\\\""));
+        for bad in [
+            "Bell, Alexander <sip:a.g.bell@example.com>",
+            "\"unterminated <sip:a@example.com>",
+            "\"a\" b\" <sip:a@example.com>",
+            "\"ends escaped\\\" <sip:a@example.com>",
+        ] {
+            assert!(NameAddr::parse("From", bad).is_err(), "{bad} parsed");
+        }
+    }
 }

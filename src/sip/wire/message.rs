@@ -247,7 +247,9 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Head>> {
         if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
             // Continuation of the previous field's value (header folding, RFC 3261 §7.3.1).
             let Some(prev) = fields.last_mut() else {
-                return Err(WireError::new(FaultKind::HeaderSyntax, "continuation line before any header").at_line(line_no));
+                return Err(
+                    WireError::new(FaultKind::HeaderSyntax, "continuation line before any header").at_line(line_no)
+                );
             };
             prev.value.end = e;
             continue;
@@ -289,12 +291,16 @@ pub(crate) fn parse_head(buf: &[u8]) -> Result<Option<Head>> {
                 .in_header("Content-Length"));
         }
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(WireError::new(FaultKind::Framing, format!("Content-Length `{text}` is not a non-negative integer"))
-                .at_line(f.line)
-                .in_header("Content-Length"));
+            return Err(WireError::new(
+                FaultKind::Framing,
+                format!("Content-Length `{text}` is not a non-negative integer"),
+            )
+            .at_line(f.line)
+            .in_header("Content-Length"));
         }
         let n: usize = text.parse().map_err(|_| {
-            WireError::new(FaultKind::Framing, format!("Content-Length `{text}` is too large")).in_header("Content-Length")
+            WireError::new(FaultKind::Framing, format!("Content-Length `{text}` is too large"))
+                .in_header("Content-Length")
         })?;
         content_length = Some(n);
     }
@@ -494,8 +500,9 @@ impl Message {
         }
         for name in ["To", "From", "Call-ID", "CSeq", "Max-Forwards", "Content-Type"] {
             if self.values(name).count() > 1 {
-                return Err(WireError::new(FaultKind::Validation, "single-value header appears more than once")
-                    .in_header(name));
+                return Err(
+                    WireError::new(FaultKind::Validation, "single-value header appears more than once").in_header(name)
+                );
             }
         }
         let cseq = self.cseq()?;
@@ -509,7 +516,10 @@ impl Message {
             }
             let lower = uri.to_ascii_lowercase();
             if (lower.starts_with("sip:") || lower.starts_with("sips:")) && uri.contains('?') {
-                return Err(WireError::new(FaultKind::Validation, "a Request-URI may not carry headers (RFC 3261 §19.1.1)"));
+                return Err(WireError::new(
+                    FaultKind::Validation,
+                    "a Request-URI may not carry headers (RFC 3261 §19.1.1)",
+                ));
             }
         }
         Ok(())

@@ -96,8 +96,14 @@ mod tests {
     #[test]
     fn alternative_im_body_round_trips() {
         let parts = vec![
-            Part { headers: vec![("Content-Type".into(), "text/plain; charset=UTF-8".into())], body: b"Hello".to_vec() },
-            Part { headers: vec![("Content-Type".into(), "text/html; charset=UTF-8".into())], body: b"<b>Hello</b>".to_vec() },
+            Part {
+                headers: vec![("Content-Type".into(), "text/plain; charset=UTF-8".into())],
+                body: b"Hello".to_vec(),
+            },
+            Part {
+                headers: vec![("Content-Type".into(), "text/html; charset=UTF-8".into())],
+                body: b"<b>Hello</b>".to_vec(),
+            },
         ];
         let body = write("alt-boundary", &parts);
         assert_eq!(parse("alt-boundary", &body).unwrap(), parts);

@@ -48,6 +48,12 @@ pub fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The octets `userinfo` may hold: unreserved, escaped (`%`), user-unreserved (`&=+$,;?/`) and,
+/// for the password, `:` (RFC 3261 §25.1).
+fn is_userinfo_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.!~*'()%&=+$,;?/:".contains(&b)
+}
+
 fn parse_host_port(hp: &str) -> Result<(String, Option<u16>)> {
     if hp.is_empty() {
         return Err(bad("URI has an empty host"));
@@ -93,13 +99,12 @@ impl SipUri {
         if rest.bytes().any(|b| b.is_ascii_whitespace()) {
             return Err(bad(format!("URI `{s}` contains whitespace")));
         }
-        let (rest, headers) = match rest.split_once('?') {
-            Some((r, h)) => (r, Some(h.to_owned())),
-            None => (rest, None),
-        };
+        // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@". The user part may
+        // hold `;`, `?` and `/` (user-unreserved, RFC 3261 §25.1; RFC 4475 `intmeth`), so the
+        // userinfo is split off first, at the first `@`, when what precedes it is userinfo.
         let (userinfo, hostpart) = match rest.find('@') {
-            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
-            None => (None, rest),
+            Some(at) if rest[..at].bytes().all(is_userinfo_char) => (Some(&rest[..at]), &rest[at + 1..]),
+            _ => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
@@ -109,9 +114,17 @@ impl SipUri {
                 None => (Some(u.to_owned()), None),
             },
         };
-        // An IPv6 reference may hold `;`-free colons; params start at the first `;` after it.
+        // hostport, then `;uri-parameters`, then `?headers`; none of those may hold `@`.
+        let (hostpart, headers) = match hostpart.split_once('?') {
+            Some((r, h)) => (r, Some(h.to_owned())),
+            None => (hostpart, None),
+        };
+        // An IPv6 reference holds colons; params start at the first `;` after its `]`.
         let host_end = if hostpart.starts_with('[') {
-            hostpart.find(']').map(|c| hostpart[c..].find(';').map_or(hostpart.len(), |p| c + p)).unwrap_or(hostpart.len())
+            hostpart
+                .find(']')
+                .map(|c| hostpart[c..].find(';').map_or(hostpart.len(), |p| c + p))
+                .unwrap_or(hostpart.len())
         } else {
             hostpart.find(';').unwrap_or(hostpart.len())
         };
@@ -218,5 +231,22 @@ mod tests {
         let amb = SipUri::parse("sip:[2001:db8::10:5070]").unwrap();
         assert_eq!((amb.host.as_str(), amb.port), ("[2001:db8::10:5070]", None));
         assert!(SipUri::parse("sip:2001:db8::10").is_err());
+    }
+
+    #[test]
+    fn the_user_part_may_hold_semicolons_question_marks_and_slashes() {
+        let u = SipUri::parse(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        )
+        .unwrap();
+        assert_eq!(u.user.as_deref(), Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+        assert_eq!(u.password.as_deref(), Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+        assert_eq!((u.host.as_str(), u.headers.as_deref()), ("example.com", None));
+        let semi = SipUri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!((semi.user.as_deref(), semi.params.len()), (Some("user;par=u%40example.net"), 0));
+        let hdr = SipUri::parse("sip:user@example.com;lr?Route=%3Csip:example.com%3E").unwrap();
+        assert_eq!((hdr.param("lr"), hdr.headers.as_deref()), (Some(None), Some("Route=%3Csip:example.com%3E")));
+        let no_user = SipUri::parse("sip:example.com?Subject=hi").unwrap();
+        assert_eq!((no_user.user, no_user.host.as_str()), (None, "example.com"));
     }
 }

@@ -1,0 +1,11 @@
+//! Simulated users. Each leg of the world around the gateway is one [`SimSide`]: the Lync
+//! Edge/pool on the enterprise leg, the Skype cloud on the consumer leg. Users are
+//! multiplexed on their side's endpoint, as a real pool or cloud fronts its users.
+//!
+//! Agents report what happened ([`AgentEvent`]); they never judge. Steps judge.
+
+mod identity;
+mod side;
+
+pub use identity::{Address, AddressError, Side};
+pub use side::{AgentEvent, ImOutcome, SimSide, WaitError};

@@ -1,0 +1,440 @@
+//! One simulated leg: an endpoint facing the gateway, the users behind it, and what they saw.
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::identity::{Address, Side};
+use crate::dialect::lync::{self, Envelope, LyncProfile};
+use crate::dialect::skype::{self, SkypeProfile};
+use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start, token};
+use crate::sip::dialog::Dialog;
+use crate::sip::txn::{Peer, TxnId};
+use crate::sip::wire::ms::MsDiagnostics;
+use crate::sip::wire::{Message, MessageBuilder, Method};
+
+/// Something a simulated user experienced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentEvent {
+    /// An IM arrived; `from` is the URI its sender was presented as.
+    ImReceived {
+        /// Sender as presented (From URI, without `sip:`).
+        from: String,
+        /// Text.
+        text: String,
+    },
+    /// The far side ended an IM session.
+    SessionEnded {
+        /// Who ended it, as presented.
+        with: String,
+    },
+}
+
+/// What happened to an IM the user sent.
+#[derive(Debug, Clone)]
+pub struct ImOutcome {
+    /// Final status code, or `None` when no final response came.
+    pub status: Option<u16>,
+    /// Reason phrase.
+    pub reason: String,
+    /// `ms-diagnostics`, if the response carried one.
+    pub diagnostics: Option<MsDiagnostics>,
+    /// `ms-diagnostics-public`, if the response carried one.
+    pub public_diagnostics: Option<MsDiagnostics>,
+    /// Transport-level failure, if any.
+    pub error: Option<String>,
+}
+
+impl ImOutcome {
+    fn from_response(r: &Message) -> Self {
+        let diag = |n: &str| r.value(n).and_then(|v| MsDiagnostics::parse(&v).ok());
+        Self {
+            status: r.status(),
+            reason: r.reason().unwrap_or_default().to_owned(),
+            diagnostics: diag("ms-diagnostics"),
+            public_diagnostics: diag("ms-diagnostics-public"),
+            error: None,
+        }
+    }
+}
+
+/// A wait that ended without the expected event.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{user} did not see {what} within {within:?}; saw: {seen}")]
+pub struct WaitError {
+    /// Who was waiting.
+    pub user: String,
+    /// What was expected.
+    pub what: String,
+    /// The deadline.
+    pub within: Duration,
+    /// Everything the user did see, for the report.
+    pub seen: String,
+}
+
+#[derive(Debug)]
+struct State {
+    users: BTreeSet<Address>,
+    events: Vec<(Address, AgentEvent)>,
+    /// Faults the gateway committed towards this side (malformed SIP), for the verdict.
+    faults: Vec<String>,
+    rng: fastrand::Rng,
+    /// Lync IM sessions by Call-ID, with the local user and the remote party as presented.
+    sessions: HashMap<String, Session>,
+}
+
+#[derive(Debug)]
+struct Session {
+    local: Address,
+    remote: String,
+    dialog: Dialog,
+}
+
+#[derive(Debug)]
+struct Inner {
+    side: Side,
+    endpoint: EndpointHandle,
+    gateway: Peer,
+    host: String,
+    lync: LyncProfile,
+    skype: SkypeProfile,
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+/// A simulated leg. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SimSide {
+    inner: Arc<Inner>,
+}
+
+impl SimSide {
+    /// Starts the leg's endpoint on `ip`, facing the gateway face at `gateway`.
+    pub async fn start(side: Side, ip: IpAddr, gateway: Peer, tap: Tap, seed: u64) -> std::io::Result<Self> {
+        let (endpoint, incoming) = start(EndpointConfig::ephemeral(ip), tap, side.label()).await?;
+        let inner = Arc::new(Inner {
+            side,
+            endpoint,
+            gateway,
+            host: ip.to_string(),
+            lync: LyncProfile::builtin(),
+            skype: SkypeProfile::builtin(),
+            state: Mutex::new(State {
+                users: BTreeSet::new(),
+                events: Vec::new(),
+                faults: Vec::new(),
+                rng: fastrand::Rng::with_seed(seed),
+                sessions: HashMap::new(),
+            }),
+            notify: Notify::new(),
+        });
+        tokio::spawn(dispatch(Arc::clone(&inner), incoming));
+        Ok(Self { inner })
+    }
+
+    /// Which leg.
+    pub fn side(&self) -> Side {
+        self.inner.side
+    }
+
+    /// The endpoint (for its addresses).
+    pub fn endpoint(&self) -> &EndpointHandle {
+        &self.inner.endpoint
+    }
+
+    /// Adds a user behind this leg.
+    pub fn add_user(&self, user: Address) {
+        self.inner.lock().users.insert(user);
+    }
+
+    /// Malformed input seen from the gateway so far.
+    pub fn faults(&self) -> Vec<String> {
+        self.inner.lock().faults.clone()
+    }
+
+    /// Stops the endpoint.
+    pub fn shutdown(&self) {
+        self.inner.endpoint.shutdown();
+    }
+
+    /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg).
+    pub async fn send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
+        match self.inner.side {
+            Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
+            Side::Consumer => self.inner.skype_send_im(from, to, text).await,
+        }
+    }
+
+    /// Ends every IM session `user` has (Lync BYE).
+    pub async fn end_sessions(&self, user: &Address) -> Vec<ImOutcome> {
+        let reqs: Vec<Message> = {
+            let mut st = self.inner.lock();
+            let vias: Vec<String> = (0..st.sessions.len()).map(|_| self.inner.via(&mut st.rng)).collect();
+            let ids: Vec<String> = st.sessions.iter().filter(|(_, s)| &s.local == user).map(|(k, _)| k.clone()).collect();
+            ids.iter()
+                .zip(vias)
+                .filter_map(|(id, via)| st.sessions.remove(id).map(|mut s| s.dialog.request(Method::BYE, &via).build()))
+                .collect()
+        };
+        let mut out = Vec::new();
+        for r in reqs {
+            out.push(self.inner.request(r).await);
+        }
+        out
+    }
+
+    /// Waits until `user` has an event matching `pred`, or the deadline passes.
+    pub async fn wait_for(
+        &self,
+        user: &Address,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&AgentEvent) -> bool,
+    ) -> Result<AgentEvent, WaitError> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(ev) = self.find(user, &pred) {
+                return Ok(ev);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.find(user, &pred).ok_or_else(|| WaitError {
+                    user: user.to_string(),
+                    what: what.to_owned(),
+                    within,
+                    seen: format!("{:?}", self.events_of(user)),
+                });
+            }
+        }
+    }
+
+    /// Every event of `user` so far.
+    pub fn events_of(&self, user: &Address) -> Vec<AgentEvent> {
+        self.inner.lock().events.iter().filter(|(u, _)| u == user).map(|(_, e)| e.clone()).collect()
+    }
+
+    fn find(&self, user: &Address, pred: &impl Fn(&AgentEvent) -> bool) -> Option<AgentEvent> {
+        self.inner.lock().events.iter().find(|(u, e)| u == user && pred(e)).map(|(_, e)| e.clone())
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn via(&self, rng: &mut fastrand::Rng) -> String {
+        self.endpoint.via(self.gateway.reliable, rng)
+    }
+
+    fn record(&self, user: Address, ev: AgentEvent) {
+        self.lock().events.push((user, ev));
+        self.notify.notify_waiters();
+    }
+
+    async fn request(&self, msg: Message) -> ImOutcome {
+        match self.endpoint.request(msg, self.gateway).await {
+            Ok(r) => ImOutcome::from_response(&r),
+            Err(e) => ImOutcome {
+                status: None,
+                reason: String::new(),
+                diagnostics: None,
+                public_diagnostics: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+
+    async fn lync_send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
+        let existing = {
+            let mut st = self.lock();
+            let via = self.via(&mut st.rng);
+            let key = st
+                .sessions
+                .iter()
+                .find(|(_, s)| &s.local == from && unescaped(&s.remote) == to.comparable())
+                .map(|(k, _)| k.clone());
+            key.and_then(|k| st.sessions.get_mut(&k)).map(|s| {
+                s.dialog.request(Method::MESSAGE, &via).body(lync::IM_CONTENT_TYPE, text.as_bytes().to_vec()).build()
+            })
+        };
+        if let Some(msg) = existing {
+            return self.request(msg).await;
+        }
+        let (invite, via_ack) = {
+            let mut st = self.lock();
+            let via = self.via(&mut st.rng);
+            let tag = token(&mut st.rng, 10);
+            let epid = token(&mut st.rng, 10).to_ascii_lowercase();
+            let call_id = token(&mut st.rng, 24);
+            let conv = token(&mut st.rng, 22);
+            let via_ack = self.via(&mut st.rng);
+            let from_uri = from.sip_uri();
+            let to_uri = to.sip_uri();
+            let contact = format!("{from_uri};opaque=user:epid:{epid};gruu");
+            let env = Envelope {
+                via: &via,
+                from_uri: &from_uri,
+                from_tag: &tag,
+                epid: &epid,
+                to_uri: &to_uri,
+                call_id: &call_id,
+                contact: &contact,
+            };
+            (lync::im_invite(&self.lync, &env, &conv, text, &self.host), via_ack)
+        };
+        match self.endpoint.request(invite.clone(), self.gateway).await {
+            Ok(resp) => {
+                if resp.status().is_some_and(|c| (200..300).contains(&c))
+                    && let Ok(dialog) = Dialog::uac(&invite, &resp)
+                {
+                    let ack = dialog.ack(1, &via_ack).build();
+                    self.endpoint.send_stateless(ack, self.gateway);
+                    let remote = to.to_string();
+                    let call_id = dialog.key().call_id.clone();
+                    self.lock().sessions.insert(call_id, Session { local: from.clone(), remote, dialog });
+                }
+                ImOutcome::from_response(&resp)
+            }
+            Err(e) => ImOutcome {
+                status: None,
+                reason: String::new(),
+                diagnostics: None,
+                public_diagnostics: None,
+                error: Some(e.to_string()),
+            },
+        }
+    }
+
+    async fn skype_send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
+        let msg = {
+            let mut st = self.lock();
+            let via = self.via(&mut st.rng);
+            let tag = token(&mut st.rng, 10);
+            let call_id = token(&mut st.rng, 24);
+            skype::pager_message(&self.skype, &via, &from.sip_uri(), &tag, &to.sip_uri(), &call_id, text)
+        };
+        self.request(msg).await
+    }
+
+    fn respond(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
+        let tag = token(&mut self.lock().rng, 10);
+        self.endpoint.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
+    }
+
+    /// The local user a request is for, when it is one of ours.
+    fn target(&self, req: &Message) -> Option<Address> {
+        let to = req.to_addr().ok()?.sip_uri().ok()?;
+        let addr: Address = to.address_of_record().parse().ok()?;
+        self.lock().users.contains(&addr).then_some(addr)
+    }
+
+    fn sender(req: &Message) -> String {
+        req.from_addr().map(|a| a.uri.trim_start_matches("sip:").to_owned()).unwrap_or_default()
+    }
+
+    fn on_request(&self, id: TxnId, req: Message) {
+        match self.side {
+            Side::Enterprise => self.lync_on_request(id, req),
+            Side::Consumer => self.skype_on_request(id, req),
+        }
+    }
+
+    fn lync_on_request(&self, id: TxnId, req: Message) {
+        let call_id = req.call_id().unwrap_or_default();
+        let method = req.method().cloned();
+        if method == Some(Method::INVITE) && lync::is_im_invite(&req) {
+            let Some(user) = self.target(&req) else {
+                let resp = MessageBuilder::response_to(&req, 404, "Not Found", Some("nouser"))
+                    .header(
+                        "ms-diagnostics",
+                        MsDiagnostics::render(
+                            4005,
+                            "Destination URI either not enabled for SIP or does not exist",
+                            Some("pool.fedcert.test"),
+                        ),
+                    )
+                    .build();
+                self.endpoint.respond(id, resp);
+                return;
+            };
+            let from = Self::sender(&req);
+            let tag = token(&mut self.lock().rng, 10);
+            let text = lync::first_message(&req);
+            let b = MessageBuilder::response_to(&req, 200, "OK", Some(&tag))
+                .header("Contact", format!("<{};opaque=user:epid:{tag};gruu>", user.sip_uri()))
+                .header("User-Agent", &self.lync.user_agent);
+            let b = if text.is_some() { b.header("Supported", "ms-text-format") } else { b };
+            let resp = b.body("application/sdp", lync::im_sdp_answer(&self.lync, &self.host, &user.sip_uri())).build();
+            if let Ok(dialog) = Dialog::uas(&req, &tag) {
+                self.lock().sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
+            }
+            self.endpoint.respond(id, resp);
+            if let Some(text) = text {
+                self.record(user, AgentEvent::ImReceived { from, text });
+            }
+            return;
+        }
+        let session = {
+            let mut st = self.lock();
+            let ok = st.sessions.get_mut(&call_id).map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
+            if method == Some(Method::BYE) { st.sessions.remove(&call_id).map(|s| (true, s.local, s.remote)) } else { ok }
+        };
+        match (method, session) {
+            (_, None) => self.respond(id, &req, 481, "Call/Transaction Does Not Exist"),
+            (_, Some((false, _, _))) => self.respond(id, &req, 500, "Server Internal Error"),
+            (Some(Method::MESSAGE), Some((true, local, remote))) => match lync::message_text(&req) {
+                Some(text) => {
+                    self.respond(id, &req, 200, "OK");
+                    self.record(local, AgentEvent::ImReceived { from: remote, text });
+                }
+                None => self.respond(id, &req, 415, "Unsupported Media Type"),
+            },
+            (Some(Method::BYE), Some((_, local, remote))) => {
+                self.respond(id, &req, 200, "OK");
+                self.record(local, AgentEvent::SessionEnded { with: remote });
+            }
+            _ => self.respond(id, &req, 501, "Not Implemented"),
+        }
+    }
+
+    fn skype_on_request(&self, id: TxnId, req: Message) {
+        if req.method() != Some(&Method::MESSAGE) {
+            self.respond(id, &req, 501, "Not Implemented");
+            return;
+        }
+        let Some(user) = self.target(&req) else {
+            self.respond(id, &req, 404, "Not Found");
+            return;
+        };
+        match skype::message_text(&req) {
+            Some(text) => {
+                self.respond(id, &req, 200, "OK");
+                self.record(user, AgentEvent::ImReceived { from: Self::sender(&req), text });
+            }
+            None => self.respond(id, &req, 415, "Unsupported Media Type"),
+        }
+    }
+}
+
+fn unescaped(s: &str) -> String {
+    crate::sip::wire::unescape(s)
+}
+
+async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedReceiver<Incoming>) {
+    while let Some(ev) = incoming.recv().await {
+        match ev {
+            Incoming::Request { id, msg, .. } => inner.on_request(id, msg),
+            Incoming::Stray { .. } => {}
+            Incoming::Malformed { peer, transport, error } => {
+                inner.lock().faults.push(format!("malformed SIP from {peer} over {transport:?}: {error}"));
+                inner.notify.notify_waiters();
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The reference gateway: the default system under test, running in-process with an enterprise
+//! face (towards the Lync Edge, TCP) and a consumer face (towards the Skype cloud, UDP), each on
+//! its own loopback port. It translates with its own code: it shares the SIP syntax layers with
+//! the harness, never the dialect semantics, so one misreading cannot hide on both sides.
+
+mod im;
+pub mod mapping;
+
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::Deserialize;
+
+use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start};
+use crate::sip::dialog::Dialog;
+use crate::sip::txn::Peer;
+pub use mapping::{Msa, Namespaces};
+
+/// Deliberate defects, for proving that the suite catches a broken gateway.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defects {
+    /// Present custom-domain MSAs undecorated (`bob@contoso.com` instead of
+    /// `bob(contoso.com)@msn.com`): breaks PROTOCOL.md §6 req 4.
+    #[serde(default)]
+    pub undecorated_custom_domains: bool,
+}
+
+/// The gateway's configuration (from the SUT profile).
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Address both faces bind to.
+    pub ip: IpAddr,
+    /// Host name the gateway uses in diagnostics.
+    pub fqdn: String,
+    /// Domain knowledge.
+    pub namespaces: Namespaces,
+    /// Lync users enabled for public IM connectivity (`user@domain`).
+    pub enterprise_users: BTreeSet<String>,
+    /// Seeded defects.
+    pub defects: Defects,
+}
+
+/// Where the gateway sends what it originates on each leg.
+#[derive(Debug, Clone, Copy)]
+pub struct NextHops {
+    /// The Lync Edge (TCP).
+    pub enterprise: SocketAddr,
+    /// The Skype cloud (UDP).
+    pub consumer: SocketAddr,
+}
+
+/// One bridged IM conversation: the Lync INVITE dialog and the pager-mode consumer side.
+#[derive(Debug)]
+struct ImSession {
+    /// The Lync user (`user@domain`, lower-case).
+    lync_user: String,
+    /// The Skype account.
+    msa: Msa,
+    /// The enterprise-leg dialog.
+    dialog: Dialog,
+}
+
+#[derive(Debug)]
+struct State {
+    next_hops: Option<NextHops>,
+    rng: fastrand::Rng,
+    /// Enterprise-leg IM sessions by Call-ID.
+    sessions: HashMap<String, ImSession>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: GatewayConfig,
+    enterprise: EndpointHandle,
+    consumer: EndpointHandle,
+    state: Mutex<State>,
+}
+
+/// A running reference gateway. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+impl Gateway {
+    /// Binds both faces on ephemeral ports and starts serving. Its endpoints record on a
+    /// private tap: the harness captures what it sees, as it would with an external gateway.
+    pub async fn start(config: GatewayConfig, seed: u64) -> std::io::Result<Self> {
+        let private = Tap::new();
+        let (enterprise, e_in) = start(EndpointConfig::ephemeral(config.ip), private.clone(), "gw-enterprise").await?;
+        let (consumer, c_in) = start(EndpointConfig::ephemeral(config.ip), private, "gw-consumer").await?;
+        let inner = Arc::new(Inner {
+            config,
+            enterprise,
+            consumer,
+            state: Mutex::new(State { next_hops: None, rng: fastrand::Rng::with_seed(seed), sessions: HashMap::new() }),
+        });
+        tokio::spawn(serve(Arc::clone(&inner), e_in, Leg::Enterprise));
+        tokio::spawn(serve(Arc::clone(&inner), c_in, Leg::Consumer));
+        Ok(Self { inner })
+    }
+
+    /// The enterprise face (TCP).
+    pub fn enterprise_face(&self) -> SocketAddr {
+        self.inner.enterprise.tcp_addr()
+    }
+
+    /// The consumer face (UDP).
+    pub fn consumer_face(&self) -> SocketAddr {
+        self.inner.consumer.udp_addr()
+    }
+
+    /// Tells the gateway where the Lync Edge and the Skype cloud are.
+    pub fn set_next_hops(&self, hops: NextHops) {
+        self.inner.lock().next_hops = Some(hops);
+    }
+
+    /// Stops both faces.
+    pub fn shutdown(&self) {
+        self.inner.enterprise.shutdown();
+        self.inner.consumer.shutdown();
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Leg {
+    Enterprise,
+    Consumer,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enterprise_peer(&self) -> Option<Peer> {
+        self.lock().next_hops.map(|h| Peer { addr: h.enterprise, reliable: true })
+    }
+
+    fn consumer_peer(&self) -> Option<Peer> {
+        self.lock().next_hops.map(|h| Peer { addr: h.consumer, reliable: false })
+    }
+}
+
+async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedReceiver<Incoming>, leg: Leg) {
+    while let Some(ev) = incoming.recv().await {
+        match ev {
+            Incoming::Request { id, msg, .. } => {
+                let inner = Arc::clone(&inner);
+                tokio::spawn(async move {
+                    match leg {
+                        Leg::Enterprise => im::from_enterprise(&inner, id, msg).await,
+                        Leg::Consumer => im::from_consumer(&inner, id, msg).await,
+                    }
+                });
+            }
+            Incoming::Stray { .. } => {}
+            Incoming::Malformed { peer, error, .. } => tracing::warn!(%peer, "gateway got malformed SIP: {error}"),
+        }
+    }
+}

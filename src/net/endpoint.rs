@@ -1,0 +1,450 @@
+//! The tokio shell around the sans-IO transaction layer: one task owns a UDP socket, a TCP
+//! listener and its connections, and the [`TxnLayer`]. Every byte in and out is recorded on the
+//! [`Tap`] before anything else looks at it, so a capture never misses what a parser choked on.
+//!
+//! Callers talk to the task through an [`EndpointHandle`]; requests they send resolve to the
+//! final response (or a timeout), incoming requests and stray messages arrive on a channel.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+
+use super::tap::{Tap, TapKind, Transport};
+use crate::sip::txn::{Output, Peer, TimerConfig, TxnEvent, TxnId, TxnLayer};
+use crate::sip::wire::{Frame, Message, MessageBuilder, StreamFramer, WireError};
+
+/// Where and how an endpoint listens.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Address to bind (loopback in tests); port 0 picks an ephemeral port.
+    pub bind: SocketAddr,
+    /// Fixed TCP port, when different from the UDP one (0 = ephemeral).
+    pub tcp_port: u16,
+    /// RFC 3261 timer values.
+    pub timers: TimerConfig,
+    /// Largest message accepted on a stream.
+    pub max_message: usize,
+}
+
+impl EndpointConfig {
+    /// Ephemeral ports on `ip`, RFC timer defaults.
+    pub fn ephemeral(ip: IpAddr) -> Self {
+        Self {
+            bind: SocketAddr::new(ip, 0),
+            tcp_port: 0,
+            timers: TimerConfig::default(),
+            max_message: crate::sip::wire::DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
+/// Why a request produced no final response.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// Timer B or F fired: the peer never answered finally.
+    #[error("no final response from {peer} (transaction timed out)")]
+    Timeout {
+        /// The peer.
+        peer: SocketAddr,
+    },
+    /// The endpoint task has stopped.
+    #[error("endpoint stopped")]
+    Stopped,
+    /// Binding or connecting failed.
+    #[error("transport error towards {peer}: {detail}")]
+    Transport {
+        /// The peer.
+        peer: SocketAddr,
+        /// What the OS said.
+        detail: String,
+    },
+}
+
+/// What the endpoint hands to its owner.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A new request; answer it with [`EndpointHandle::respond`].
+    Request {
+        /// Server transaction.
+        id: TxnId,
+        /// The request.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// ACK for a 2xx, a stray response or an unmatched request.
+    Stray {
+        /// The message.
+        msg: Message,
+        /// Where it came from.
+        peer: Peer,
+    },
+    /// Bytes from a peer that are not valid SIP. The endpoint answered 400 where it could.
+    Malformed {
+        /// Sender.
+        peer: SocketAddr,
+        /// Transport.
+        transport: Transport,
+        /// What is wrong.
+        error: WireError,
+    },
+}
+
+enum Command {
+    Request { msg: Message, peer: Peer, reply: oneshot::Sender<Result<Message, NetError>> },
+    Respond { id: TxnId, msg: Message },
+    Stateless { msg: Message, peer: Peer },
+    Shutdown,
+}
+
+/// A cheap handle to an endpoint task.
+#[derive(Debug, Clone)]
+pub struct EndpointHandle {
+    cmd: mpsc::UnboundedSender<Command>,
+    udp: SocketAddr,
+    tcp: SocketAddr,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}
+
+impl EndpointHandle {
+    /// The UDP address.
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp
+    }
+
+    /// The TCP listening address.
+    pub fn tcp_addr(&self) -> SocketAddr {
+        self.tcp
+    }
+
+    /// The listening address for a transport.
+    pub fn addr(&self, reliable: bool) -> SocketAddr {
+        if reliable { self.tcp } else { self.udp }
+    }
+
+    /// A Via value for a new request over this transport, with a fresh branch from `rng`.
+    pub fn via(&self, reliable: bool, rng: &mut fastrand::Rng) -> String {
+        let t = if reliable { "TCP" } else { "UDP" };
+        format!("SIP/2.0/{t} {};branch=z9hG4bK{}", self.addr(reliable), token(rng, 16))
+    }
+
+    /// Sends a request in a new client transaction and waits for its final response.
+    /// Provisional responses are absorbed.
+    pub async fn request(&self, msg: Message, peer: Peer) -> Result<Message, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd.send(Command::Request { msg, peer, reply }).map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Answers a server transaction.
+    pub fn respond(&self, id: TxnId, msg: Message) {
+        let _ = self.cmd.send(Command::Respond { id, msg });
+    }
+
+    /// Sends outside any transaction (ACK for 2xx, RFC 3261 §13.2.2.4).
+    pub fn send_stateless(&self, msg: Message, peer: Peer) {
+        let _ = self.cmd.send(Command::Stateless { msg, peer });
+    }
+
+    /// Stops the task and closes its sockets.
+    pub fn shutdown(&self) {
+        let _ = self.cmd.send(Command::Shutdown);
+    }
+}
+
+/// A random token of `n` alphanumerics (tags, branches, Call-IDs).
+pub fn token(rng: &mut fastrand::Rng, n: usize) -> String {
+    (0..n).map(|_| rng.alphanumeric()).collect()
+}
+
+enum NetIn {
+    TcpChunk { peer: SocketAddr, local: SocketAddr, bytes: Vec<u8> },
+    TcpClosed { peer: SocketAddr, local: SocketAddr },
+}
+
+struct Conn {
+    local: SocketAddr,
+    writer: OwnedWriteHalf,
+    framer: StreamFramer,
+}
+
+struct Task {
+    txn: TxnLayer,
+    udp: UdpSocket,
+    udp_addr: SocketAddr,
+    conns: HashMap<SocketAddr, Conn>,
+    pending: HashMap<TxnId, (SocketAddr, oneshot::Sender<Result<Message, NetError>>)>,
+    tap: Tap,
+    label: String,
+    net_tx: mpsc::UnboundedSender<NetIn>,
+    incoming: mpsc::UnboundedSender<Incoming>,
+    max_message: usize,
+}
+
+/// Starts an endpoint: binds, spawns its task, returns the handle and the incoming stream.
+/// `label` names the endpoint on its tap events (`enterprise`, `consumer`).
+pub async fn start(
+    config: EndpointConfig,
+    tap: Tap,
+    label: &str,
+) -> std::io::Result<(EndpointHandle, mpsc::UnboundedReceiver<Incoming>)> {
+    let udp = UdpSocket::bind(config.bind).await?;
+    let udp_addr = udp.local_addr()?;
+    let tcp_port = if config.tcp_port == 0 && config.bind.port() != 0 { config.bind.port() } else { config.tcp_port };
+    let listener = TcpListener::bind(SocketAddr::new(config.bind.ip(), tcp_port)).await?;
+    let tcp_addr = listener.local_addr()?;
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (in_tx, in_rx) = mpsc::unbounded_channel();
+    let (net_tx, net_rx) = mpsc::unbounded_channel();
+    let task = Task {
+        txn: TxnLayer::new(config.timers),
+        udp,
+        udp_addr,
+        conns: HashMap::new(),
+        pending: HashMap::new(),
+        tap,
+        label: label.to_owned(),
+        net_tx,
+        incoming: in_tx,
+        max_message: config.max_message,
+    };
+    tokio::spawn(task.run(cmd_rx, net_rx, listener));
+    Ok((EndpointHandle { cmd: cmd_tx, udp: udp_addr, tcp: tcp_addr }, in_rx))
+}
+
+impl Task {
+    async fn run(
+        mut self,
+        mut cmd_rx: mpsc::UnboundedReceiver<Command>,
+        mut net_rx: mpsc::UnboundedReceiver<NetIn>,
+        listener: TcpListener,
+    ) {
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let deadline = self.txn.poll_timeout().map(tokio::time::Instant::from_std);
+            tokio::select! {
+                cmd = cmd_rx.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(c) => self.command(c).await,
+                },
+                r = self.udp.recv_from(&mut buf) => match r {
+                    Ok((n, from)) => {
+                        let bytes = buf[..n].to_vec();
+                        self.record(Transport::Udp, from, self.udp_addr, TapKind::Data(bytes.clone()), None);
+                        self.datagram(&bytes, from).await;
+                    }
+                    Err(e) => tracing::debug!("udp receive error: {e}"),
+                },
+                acc = listener.accept() => if let Ok((stream, peer)) = acc {
+                    self.adopt(stream, peer, false);
+                },
+                Some(ev) = net_rx.recv() => self.net(ev).await,
+                () = sleep_until(deadline) => {
+                    self.txn.handle_timeout(Instant::now());
+                }
+            }
+            self.drain().await;
+        }
+        for (peer, mut c) in self.conns.drain() {
+            let _ = c.writer.shutdown().await;
+            self.record(Transport::Tcp, c.local, peer, TapKind::TcpClose, None);
+        }
+    }
+
+    fn record(&self, transport: Transport, src: SocketAddr, dst: SocketAddr, kind: TapKind, _: Option<String>) {
+        self.tap.record(transport, src, dst, kind, Some(self.label.clone()));
+    }
+
+    async fn command(&mut self, c: Command) {
+        let now = Instant::now();
+        match c {
+            Command::Request { msg, peer, reply } => {
+                let id = self.txn.send_request(now, msg, peer);
+                self.pending.insert(id, (peer.addr, reply));
+            }
+            Command::Respond { id, msg } => {
+                if let Err(e) = self.txn.respond(now, id, msg) {
+                    tracing::debug!("respond on {id}: {e}");
+                }
+            }
+            Command::Stateless { msg, peer } => self.transmit(peer, &msg).await,
+            Command::Shutdown => {}
+        }
+    }
+
+    async fn net(&mut self, ev: NetIn) {
+        match ev {
+            NetIn::TcpChunk { peer, local, bytes } => {
+                self.record(Transport::Tcp, peer, local, TapKind::Data(bytes.clone()), None);
+                let mut frames = Vec::new();
+                let mut failed = None;
+                if let Some(conn) = self.conns.get_mut(&peer) {
+                    conn.framer.push(&bytes);
+                    loop {
+                        match conn.framer.next_frame() {
+                            Ok(Some(Frame::Message(m))) => frames.push(m),
+                            Ok(Some(Frame::KeepAlive)) => {}
+                            Ok(None) => break,
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                for m in frames {
+                    self.accept(m, Peer { addr: peer, reliable: true }).await;
+                }
+                if let Some(error) = failed {
+                    let _ = self.incoming.send(Incoming::Malformed { peer, transport: Transport::Tcp, error });
+                    if let Some(mut c) = self.conns.remove(&peer) {
+                        let _ = c.writer.shutdown().await;
+                        self.record(Transport::Tcp, c.local, peer, TapKind::TcpClose, None);
+                    }
+                }
+            }
+            NetIn::TcpClosed { peer, local } => {
+                self.record(Transport::Tcp, peer, local, TapKind::TcpClose, None);
+                self.conns.remove(&peer);
+                self.txn.transport_error(Instant::now(), Peer { addr: peer, reliable: true });
+            }
+        }
+    }
+
+    async fn datagram(&mut self, bytes: &[u8], from: SocketAddr) {
+        // RFC 5626 keep-alives on UDP: a lone CRLFCRLF.
+        if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+            return;
+        }
+        match Message::parse_datagram(bytes) {
+            Ok(m) => self.accept(m, Peer { addr: from, reliable: false }).await,
+            Err(error) => {
+                let _ = self.incoming.send(Incoming::Malformed { peer: from, transport: Transport::Udp, error });
+            }
+        }
+    }
+
+    /// A framed message: validate, then hand to the transaction layer.
+    async fn accept(&mut self, m: Message, peer: Peer) {
+        if let Err(error) = m.validate() {
+            if m.is_request() && m.method() != Some(&crate::sip::wire::Method::ACK) {
+                let resp = MessageBuilder::response_to(&m, 400, "Bad Request", None)
+                    .header("Warning", format!("399 fedcert \"{}\"", error.detail.replace('"', "'")))
+                    .build();
+                self.transmit(peer, &resp).await;
+            }
+            let transport = if peer.reliable { Transport::Tcp } else { Transport::Udp };
+            let _ = self.incoming.send(Incoming::Malformed { peer: peer.addr, transport, error });
+            return;
+        }
+        self.txn.receive(Instant::now(), m, peer);
+    }
+
+    async fn drain(&mut self) {
+        while let Some(out) = self.txn.poll_output() {
+            match out {
+                Output::Transmit { peer, msg } => self.transmit(peer, &msg).await,
+                Output::Event(ev) => self.event(ev),
+            }
+        }
+    }
+
+    fn event(&mut self, ev: TxnEvent) {
+        match ev {
+            TxnEvent::Request { id, msg, peer } => {
+                let _ = self.incoming.send(Incoming::Request { id, msg, peer });
+            }
+            TxnEvent::Response { id, msg, .. } => {
+                if msg.status().is_some_and(|c| c >= 200)
+                    && let Some((_, reply)) = self.pending.remove(&id)
+                {
+                    let _ = reply.send(Ok(msg));
+                }
+            }
+            TxnEvent::Timeout { id } => {
+                if let Some((peer, reply)) = self.pending.remove(&id) {
+                    let _ = reply.send(Err(NetError::Timeout { peer }));
+                }
+            }
+            TxnEvent::Stray { msg, peer } => {
+                let _ = self.incoming.send(Incoming::Stray { msg, peer });
+            }
+            TxnEvent::Terminated { id } => {
+                if let Some((peer, reply)) = self.pending.remove(&id) {
+                    let _ = reply.send(Err(NetError::Timeout { peer }));
+                }
+            }
+        }
+    }
+
+    async fn transmit(&mut self, peer: Peer, msg: &Message) {
+        if !peer.reliable {
+            self.record(Transport::Udp, self.udp_addr, peer.addr, TapKind::Data(msg.as_bytes().to_vec()), None);
+            if let Err(e) = self.udp.send_to(msg.as_bytes(), peer.addr).await {
+                tracing::debug!("udp send to {}: {e}", peer.addr);
+            }
+            return;
+        }
+        if !self.conns.contains_key(&peer.addr) {
+            match TcpStream::connect(peer.addr).await {
+                Ok(stream) => self.adopt(stream, peer.addr, true),
+                Err(e) => {
+                    tracing::debug!("tcp connect to {}: {e}", peer.addr);
+                    self.txn.transport_error(Instant::now(), peer);
+                    return;
+                }
+            }
+        }
+        let Some(conn) = self.conns.get_mut(&peer.addr) else { return };
+        self.record(Transport::Tcp, conn.local, peer.addr, TapKind::Data(msg.as_bytes().to_vec()), None);
+        if let Err(e) = conn.writer.write_all(msg.as_bytes()).await {
+            tracing::debug!("tcp write to {}: {e}", peer.addr);
+            self.conns.remove(&peer.addr);
+            self.txn.transport_error(Instant::now(), peer);
+        }
+    }
+
+    /// Takes over a connected stream: records the handshake on the tap, spawns its reader.
+    fn adopt(&mut self, stream: TcpStream, peer: SocketAddr, outgoing: bool) {
+        let Ok(local) = stream.local_addr() else { return };
+        let _ = stream.set_nodelay(true);
+        let (src, dst) = if outgoing { (local, peer) } else { (peer, local) };
+        self.record(Transport::Tcp, src, dst, TapKind::TcpOpen, None);
+        let (mut reader, writer) = stream.into_split();
+        let net_tx = self.net_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf).await {
+                    Ok(0) | Err(_) => {
+                        let _ = net_tx.send(NetIn::TcpClosed { peer, local });
+                        break;
+                    }
+                    Ok(n) => {
+                        if net_tx.send(NetIn::TcpChunk { peer, local, bytes: buf[..n].to_vec() }).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        self.conns.insert(peer, Conn { local, writer, framer: StreamFramer::new(self.max_message) });
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,7 @@
+//! Transports: tokio UDP and TCP driving the sans-IO SIP core, and the tap every byte crosses.
+
+mod endpoint;
+pub mod tap;
+
+pub use endpoint::{EndpointConfig, EndpointHandle, Incoming, NetError, start, token};
+pub use tap::{Tap, TapEvent, TapKind, Transport};
