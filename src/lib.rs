@@ -11,4 +11,6 @@ pub mod dialect;
 pub mod gateway;
 pub mod net;
 pub mod sip;
+pub mod suite;
+pub mod sut;
 pub mod trace;

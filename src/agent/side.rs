@@ -84,6 +84,8 @@ struct State {
     rng: fastrand::Rng,
     /// Lync IM sessions by Call-ID, with the local user and the remote party as presented.
     sessions: HashMap<String, Session>,
+    /// Call-IDs of INVITEs we answered 2xx and whose ACK has not arrived (RFC 3261 §13.3.1.4).
+    awaiting_ack: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -128,6 +130,7 @@ impl SimSide {
                 faults: Vec::new(),
                 rng: fastrand::Rng::with_seed(seed),
                 sessions: HashMap::new(),
+                awaiting_ack: BTreeSet::new(),
             }),
             notify: Notify::new(),
         });
@@ -184,6 +187,32 @@ impl SimSide {
             out.push(self.inner.request(r).await);
         }
         out
+    }
+
+    /// Brings the leg to rest at a step boundary: every 2xx we sent to an INVITE has been
+    /// ACKed (a missing ACK is the gateway's fault and is reported), and every message we
+    /// queued has been sent and tapped.
+    pub async fn settle(&self, within: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let pending = self.inner.lock().awaiting_ack.len();
+            if pending == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let ids: Vec<String> = self.inner.lock().awaiting_ack.iter().cloned().collect();
+                self.inner.lock().awaiting_ack.clear();
+                let _ = self.inner.endpoint.flush().await;
+                return Err(format!(
+                    "{} leg: no ACK within {within:?} for the 2xx answering INVITE(s) with Call-ID {ids:?}",
+                    self.inner.side.label()
+                ));
+            }
+        }
+        self.inner.endpoint.flush().await.map_err(|e| e.to_string())
     }
 
     /// Waits until `user` has an event matching `pred`, or the deadline passes.
@@ -372,7 +401,9 @@ impl Inner {
             let b = if text.is_some() { b.header("Supported", "ms-text-format") } else { b };
             let resp = b.body("application/sdp", lync::im_sdp_answer(&self.lync, &self.host, &user.sip_uri())).build();
             if let Ok(dialog) = Dialog::uas(&req, &tag) {
-                self.lock().sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
+                let mut st = self.lock();
+                st.awaiting_ack.insert(call_id.clone());
+                st.sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
             }
             self.endpoint.respond(id, resp);
             if let Some(text) = text {
@@ -385,17 +416,17 @@ impl Inner {
             let ok = st.sessions.get_mut(&call_id).map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
             if method == Some(Method::BYE) { st.sessions.remove(&call_id).map(|s| (true, s.local, s.remote)) } else { ok }
         };
-        match (method, session) {
+        match (method.as_ref().map(Method::as_str), session) {
             (_, None) => self.respond(id, &req, 481, "Call/Transaction Does Not Exist"),
             (_, Some((false, _, _))) => self.respond(id, &req, 500, "Server Internal Error"),
-            (Some(Method::MESSAGE), Some((true, local, remote))) => match lync::message_text(&req) {
+            (Some("MESSAGE"), Some((true, local, remote))) => match lync::message_text(&req) {
                 Some(text) => {
                     self.respond(id, &req, 200, "OK");
                     self.record(local, AgentEvent::ImReceived { from: remote, text });
                 }
                 None => self.respond(id, &req, 415, "Unsupported Media Type"),
             },
-            (Some(Method::BYE), Some((_, local, remote))) => {
+            (Some("BYE"), Some((_, local, remote))) => {
                 self.respond(id, &req, 200, "OK");
                 self.record(local, AgentEvent::SessionEnded { with: remote });
             }
@@ -430,7 +461,14 @@ async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedR
     while let Some(ev) = incoming.recv().await {
         match ev {
             Incoming::Request { id, msg, .. } => inner.on_request(id, msg),
-            Incoming::Stray { .. } => {}
+            Incoming::Stray { msg, .. } => {
+                if msg.method() == Some(&Method::ACK)
+                    && let Ok(call_id) = msg.call_id()
+                    && inner.lock().awaiting_ack.remove(&call_id)
+                {
+                    inner.notify.notify_waiters();
+                }
+            }
             Incoming::Malformed { peer, transport, error } => {
                 inner.lock().faults.push(format!("malformed SIP from {peer} over {transport:?}: {error}"));
                 inner.notify.notify_waiters();

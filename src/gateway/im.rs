@@ -79,10 +79,10 @@ impl Inner {
 
 /// A request arriving on the enterprise face.
 pub(super) async fn from_enterprise(inner: &Inner, id: TxnId, req: Message) {
-    match req.method().cloned() {
-        Some(Method::INVITE) => invite_from_lync(inner, id, req).await,
-        Some(Method::MESSAGE) => message_from_lync(inner, id, req).await,
-        Some(Method::BYE) => {
+    match req.method().map(Method::as_str) {
+        Some("INVITE") => invite_from_lync(inner, id, req).await,
+        Some("MESSAGE") => message_from_lync(inner, id, req).await,
+        Some("BYE") => {
             let call_id = req.call_id().unwrap_or_default();
             let known = inner.lock().sessions.remove(&call_id).is_some();
             if known {

@@ -99,6 +99,7 @@ enum Command {
     Request { msg: Message, peer: Peer, reply: oneshot::Sender<Result<Message, NetError>> },
     Respond { id: TxnId, msg: Message },
     Stateless { msg: Message, peer: Peer },
+    Flush(oneshot::Sender<()>),
     Shutdown,
 }
 
@@ -154,6 +155,13 @@ impl EndpointHandle {
     /// Sends outside any transaction (ACK for 2xx, RFC 3261 §13.2.2.4).
     pub fn send_stateless(&self, msg: Message, peer: Peer) {
         let _ = self.cmd.send(Command::Stateless { msg, peer });
+    }
+
+    /// Resolves once every command sent before it has been carried out (and so tapped).
+    pub async fn flush(&self) -> Result<(), NetError> {
+        let (tx, rx) = oneshot::channel();
+        self.cmd.send(Command::Flush(tx)).map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
     }
 
     /// Stops the task and closes its sockets.
@@ -255,7 +263,8 @@ impl Task {
             }
             self.drain().await;
         }
-        for (peer, mut c) in self.conns.drain() {
+        let conns: Vec<(SocketAddr, Conn)> = self.conns.drain().collect();
+        for (peer, mut c) in conns {
             let _ = c.writer.shutdown().await;
             self.record(Transport::Tcp, c.local, peer, TapKind::TcpClose, None);
         }
@@ -278,6 +287,10 @@ impl Task {
                 }
             }
             Command::Stateless { msg, peer } => self.transmit(peer, &msg).await,
+            Command::Flush(done) => {
+                self.drain().await;
+                let _ = done.send(());
+            }
             Command::Shutdown => {}
         }
     }
@@ -405,8 +418,9 @@ impl Task {
                 }
             }
         }
+        let Some(local) = self.conns.get(&peer.addr).map(|c| c.local) else { return };
+        self.record(Transport::Tcp, local, peer.addr, TapKind::Data(msg.as_bytes().to_vec()), None);
         let Some(conn) = self.conns.get_mut(&peer.addr) else { return };
-        self.record(Transport::Tcp, conn.local, peer.addr, TapKind::Data(msg.as_bytes().to_vec()), None);
         if let Err(e) = conn.writer.write_all(msg.as_bytes()).await {
             tracing::debug!("tcp write to {}: {e}", peer.addr);
             self.conns.remove(&peer.addr);

@@ -13,6 +13,7 @@
 pub mod extract;
 pub mod pcap_read;
 pub mod pcap_write;
+pub mod canonical;
 pub mod reassembly;
 
 pub use extract::{MAX_TRACE_MESSAGE, SipRecord, sip_count, sip_messages};

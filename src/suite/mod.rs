@@ -1,0 +1,162 @@
+//! The Gherkin suite: world, steps, golden comparison and the runner. It lives in the library
+//! (not under `tests/`) because both `cargo test` (`tests/conformance.rs`) and `fedcert run`
+//! execute the same features with the same steps.
+
+mod golden;
+mod steps;
+mod world;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use cucumber::event::ScenarioFinished;
+use cucumber::{World as _, WriterExt as _, writer};
+use serde::Serialize;
+
+pub use world::{FedWorld, slug};
+
+use crate::sut::SutProfile;
+
+/// Where a run reads and writes.
+#[derive(Debug, Clone)]
+pub struct SuiteConfig {
+    /// The SUT profile.
+    pub sut: SutProfile,
+    /// The feature files (a directory or one file).
+    pub features: PathBuf,
+    /// Where pcaps go (`captures/`).
+    pub captures: PathBuf,
+    /// Where goldens are (`snapshots/`).
+    pub snapshots: PathBuf,
+    /// Where reports go (`reports/`).
+    pub reports: PathBuf,
+    /// Scenarios run at once.
+    pub concurrency: usize,
+}
+
+static CONFIG: OnceLock<SuiteConfig> = OnceLock::new();
+
+/// The run's configuration (set once per process by [`run`]).
+pub(crate) fn config() -> &'static SuiteConfig {
+    CONFIG.get().unwrap_or_else(|| panic!("suite::run was not called"))
+}
+
+/// What a scenario left behind.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artefact {
+    /// Feature file stem.
+    pub feature: String,
+    /// Scenario title.
+    pub scenario: String,
+    /// Verdict: `passed`, `failed` or `skipped`.
+    pub verdict: String,
+    /// The pcap.
+    pub pcap: PathBuf,
+    /// SIP messages the harness sent and received (what tshark must count in the pcap).
+    pub sip_messages: usize,
+}
+
+static ARTEFACTS: Mutex<Vec<Artefact>> = Mutex::new(Vec::new());
+
+/// The result of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Scenarios passed.
+    pub passed: usize,
+    /// Scenarios failed (an undefined step counts as failed).
+    pub failed: usize,
+    /// True when anything failed, including feature parse errors and hooks.
+    pub has_failed: bool,
+    /// Per-scenario artefacts.
+    pub scenarios: Vec<Artefact>,
+    /// The JUnit report.
+    pub junit: PathBuf,
+    /// The capture manifest.
+    pub manifest: PathBuf,
+}
+
+/// A run that could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// The features path does not exist.
+    #[error("features: {0} does not exist")]
+    NoFeatures(PathBuf),
+    /// A report file could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `run` was called twice in one process with another configuration.
+    #[error("the suite can run once per process")]
+    AlreadyConfigured,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
+    move |source| SuiteError::Io { path: path.to_owned(), source }
+}
+
+/// Runs the features against the configured SUT; writes JUnit, pcaps and a capture manifest.
+pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
+    if !cfg.features.exists() {
+        return Err(SuiteError::NoFeatures(cfg.features.clone()));
+    }
+    CONFIG.set(cfg.clone()).map_err(|_| SuiteError::AlreadyConfigured)?;
+    std::fs::create_dir_all(&cfg.reports).map_err(io(&cfg.reports))?;
+    let junit = cfg.reports.join("junit.xml");
+    let file = std::fs::File::create(&junit).map_err(io(&junit))?;
+    let writer = writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
+        .summarized()
+        .tee::<FedWorld, _>(writer::JUnit::for_tee(file, 0))
+        .normalized();
+    let result = FedWorld::cucumber()
+        .with_writer(writer)
+        .fail_on_skipped()
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
+        .max_concurrent_scenarios(cfg.concurrency)
+        .before(|feature, _, scenario, world| {
+            Box::pin(async move {
+                let stem = feature.path.as_deref().and_then(Path::file_stem).map(|s| s.to_string_lossy().into_owned());
+                let stem = stem.unwrap_or_else(|| slug(&feature.name));
+                if let Err(e) = world.start(&stem, &scenario.name).await {
+                    panic!("could not start the SUT and the simulated legs: {e}");
+                }
+            })
+        })
+        .after(|_, _, scenario, finished, world| {
+            Box::pin(async move {
+                let verdict = match finished {
+                    ScenarioFinished::StepPassed => "passed",
+                    _ => "failed",
+                };
+                if let Some(w) = world
+                    && let Some((pcap, sip_messages)) = w.finish().await
+                {
+                    let a = Artefact {
+                        feature: w.feature.clone(),
+                        scenario: scenario.name.clone(),
+                        verdict: verdict.into(),
+                        pcap,
+                        sip_messages,
+                    };
+                    ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);
+                }
+            })
+        })
+        .run(cfg.features.clone())
+        .await;
+    use cucumber::writer::Stats as _;
+    let has_failed = result.execution_has_failed();
+    let mut scenarios = std::mem::take(&mut *ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()));
+    scenarios.sort_by(|a, b| (&a.feature, &a.scenario).cmp(&(&b.feature, &b.scenario)));
+    let passed = scenarios.iter().filter(|a| a.verdict == "passed").count();
+    let failed = scenarios.len() - passed;
+    let dir = cfg.captures.join(&cfg.sut.name);
+    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    let manifest = dir.join("manifest.json");
+    let json = serde_json::to_string_pretty(&scenarios).unwrap_or_default();
+    std::fs::write(&manifest, json).map_err(io(&manifest))?;
+    Ok(Summary { passed, failed, has_failed: has_failed || failed > 0, scenarios, junit, manifest })
+}

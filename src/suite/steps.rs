@@ -1,0 +1,104 @@
+//! Step definitions. Thin: parse, call one world/agent method, judge.
+
+use cucumber::gherkin::Step;
+use cucumber::{given, then, when};
+
+use super::world::{FedWorld, STEP_DEADLINE};
+use crate::agent::{Address, AgentEvent, Side};
+
+fn addr(s: &str) -> Address {
+    s.parse().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn side(kind: &str) -> Side {
+    match kind {
+        "Lync" => Side::Enterprise,
+        "Skype" => Side::Consumer,
+        other => panic!("unknown kind of user `{other}` (expected Lync or Skype)"),
+    }
+}
+
+#[given(expr = "the {word} user {string}")]
+async fn given_user(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    w.add_user(side(&kind), addr(&user));
+}
+
+#[when(expr = "the {word} user {string} sends the IM {string} to {string}")]
+async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String, text: String, to: String) {
+    w.begin(step).await;
+    let (from, to) = (addr(&from), addr(&to));
+    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text).await;
+    w.last_outcome = Some((from, outcome));
+}
+
+fn last(w: &FedWorld) -> &crate::agent::ImOutcome {
+    &w.last_outcome.as_ref().unwrap_or_else(|| panic!("no IM was sent before this step")).1
+}
+
+#[then("the IM is accepted")]
+async fn then_accepted(w: &mut FedWorld, step: &Step) {
+    w.begin(step).await;
+    let o = last(w);
+    assert!(o.status.is_some_and(|c| (200..300).contains(&c)), "expected a 2xx final response, got {o:?}");
+}
+
+#[then(expr = "the IM is refused with {int}")]
+async fn then_refused(w: &mut FedWorld, step: &Step, code: u16) {
+    w.begin(step).await;
+    let o = last(w);
+    assert_eq!(o.status, Some(code), "expected final response {code}, got {o:?}");
+}
+
+#[then(expr = "the refusal carries ms-diagnostics {int} with no source in its public copy")]
+async fn then_diagnostics(w: &mut FedWorld, step: &Step, code: u32) {
+    w.begin(step).await;
+    let o = last(w);
+    let d = o.diagnostics.as_ref().or(o.public_diagnostics.as_ref());
+    assert_eq!(d.map(|d| d.code.as_str()), Some(code.to_string().as_str()), "ms-diagnostics of {o:?}");
+    if let Some(p) = &o.public_diagnostics {
+        assert!(p.source.is_none(), "ms-diagnostics-public must not carry source= (req 30): {p:?}");
+    }
+}
+
+#[then(expr = "the {word} user {string} receives the IM {string} from {string}")]
+async fn then_receives(w: &mut FedWorld, step: &Step, kind: String, user: String, text: String, from: String) {
+    w.begin(step).await;
+    let (user, from) = (addr(&user), addr(&from));
+    let what = format!("the IM {text:?} from {from}");
+    let r = w
+        .leg(side(&kind))
+        .wait_for(&user, &what, STEP_DEADLINE, |e| {
+            matches!(e, AgentEvent::ImReceived { from: f, text: t }
+                if t == &text && addr(f).comparable().eq_ignore_ascii_case(&from.comparable()))
+        })
+        .await;
+    if let Err(e) = r {
+        panic!("{e}");
+    }
+}
+
+#[then(expr = "the {word} user {string} receives no IM")]
+async fn then_receives_nothing(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    let user = addr(&user);
+    let got: Vec<AgentEvent> = w
+        .leg(side(&kind))
+        .events_of(&user)
+        .into_iter()
+        .filter(|e| matches!(e, AgentEvent::ImReceived { .. }))
+        .collect();
+    assert!(got.is_empty(), "{user} should have received no IM, got {got:?}");
+}
+
+#[then("the canonical trace matches its golden")]
+async fn then_golden(w: &mut FedWorld, step: &Step) {
+    w.begin(step).await;
+    for leg in [Side::Enterprise, Side::Consumer] {
+        let faults = w.leg(leg).faults();
+        assert!(faults.is_empty(), "the gateway sent malformed SIP on the {} leg: {faults:?}", leg.label());
+    }
+    let rendered = w.render();
+    let name = format!("{}__{}", w.feature, super::world::slug(&w.title));
+    super::golden::assert_matches(&name, &rendered.text);
+}

@@ -1,0 +1,160 @@
+//! The Gherkin world: one per scenario, owning the SUT, the two simulated legs and the tap.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cucumber::gherkin::Step;
+
+use super::config;
+use crate::agent::{Address, ImOutcome, Side, SimSide};
+use crate::gateway::{Gateway, NextHops};
+use crate::net::Tap;
+use crate::sip::txn::Peer;
+use crate::trace::canonical::{self, Cast, Rendered, TraceProfile};
+
+/// How long a step waits for an event before it fails.
+pub const STEP_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Everything one scenario runs against.
+#[derive(Debug)]
+pub struct Running {
+    /// The reference gateway.
+    pub gateway: Gateway,
+    /// The simulated Lync Edge/pool.
+    pub enterprise: SimSide,
+    /// The simulated Skype cloud.
+    pub consumer: SimSide,
+    /// The scenario's tap.
+    pub tap: Tap,
+    /// Who is who on the wire.
+    pub cast: Cast,
+}
+
+/// The world of one scenario.
+#[derive(Debug, Default, cucumber::World)]
+pub struct FedWorld {
+    running: Option<Running>,
+    /// Scenario title.
+    pub title: String,
+    /// Feature file stem (`im`).
+    pub feature: String,
+    /// Step titles so far (`When "…" sends …`).
+    pub steps: Vec<String>,
+    /// The users of each leg.
+    pub users: BTreeMap<(Side, Address), ()>,
+    /// Outcome of the last IM sent.
+    pub last_outcome: Option<(Address, ImOutcome)>,
+}
+
+/// A stable seed per scenario, so tags and Call-IDs repeat run to run.
+fn seed(title: &str) -> u64 {
+    title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+impl FedWorld {
+    /// Starts the SUT and both legs on loopback (called from the `before` hook).
+    pub async fn start(&mut self, feature: &str, title: &str) -> std::io::Result<()> {
+        self.title = title.to_owned();
+        self.feature = feature.to_owned();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let seed = seed(title);
+        let sut = &config().sut;
+        let tap = Tap::new();
+        let gateway = Gateway::start(sut.gateway_config(ip), seed).await?;
+        let ent_peer = Peer { addr: gateway.enterprise_face(), reliable: true };
+        let con_peer = Peer { addr: gateway.consumer_face(), reliable: false };
+        let enterprise = SimSide::start(Side::Enterprise, ip, ent_peer, tap.clone(), seed ^ 1).await?;
+        let consumer = SimSide::start(Side::Consumer, ip, con_peer, tap.clone(), seed ^ 2).await?;
+        gateway.set_next_hops(NextHops {
+            enterprise: enterprise.endpoint().tcp_addr(),
+            consumer: consumer.endpoint().udp_addr(),
+        });
+        let mut cast = Cast::default();
+        for s in [&enterprise, &consumer] {
+            cast.harness.insert(s.endpoint().udp_addr());
+            cast.harness.insert(s.endpoint().tcp_addr());
+        }
+        cast.gateway.insert(gateway.enterprise_face());
+        cast.gateway.insert(gateway.consumer_face());
+        self.running = Some(Running { gateway, enterprise, consumer, tap, cast });
+        Ok(())
+    }
+
+    /// The running scenario.
+    pub fn run(&self) -> &Running {
+        self.running.as_ref().unwrap_or_else(|| panic!("the scenario did not start (see the before hook)"))
+    }
+
+    /// The leg of a side.
+    pub fn leg(&self, side: Side) -> &SimSide {
+        match side {
+            Side::Enterprise => &self.run().enterprise,
+            Side::Consumer => &self.run().consumer,
+        }
+    }
+
+    /// Marks a step boundary: brings both legs to rest, then starts counting traffic for the
+    /// new step. A missing ACK from the previous step fails here.
+    pub async fn begin(&mut self, step: &Step) {
+        self.settle().await;
+        self.steps.push(format!("{}{}", step.keyword, step.value));
+        self.run().tap.set_step(self.steps.len());
+    }
+
+    async fn settle(&self) {
+        let run = self.run();
+        let (a, b) = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
+        if let Err(e) = a.and(b) {
+            panic!("after step {}: {e}", self.steps.len());
+        }
+    }
+
+    /// Adds a user to a leg.
+    pub fn add_user(&mut self, side: Side, user: Address) {
+        self.leg(side).add_user(user.clone());
+        self.users.insert((side, user), ());
+    }
+
+    /// Renders the canonical trace of the steps before the current one.
+    pub fn render(&self) -> Rendered {
+        let run = self.run();
+        let (seen, bad) = canonical::messages(&run.tap.events(), &run.cast);
+        assert!(bad.is_empty(), "unparseable SIP on the wire: {bad:?}");
+        let steps = &self.steps[..self.steps.len().saturating_sub(1)];
+        canonical::render(&self.title, steps, &seen, &TraceProfile::builtin())
+    }
+
+    /// Where this scenario's capture goes.
+    pub fn capture_path(&self) -> PathBuf {
+        config().captures.join(&config().sut.name).join(&self.feature).join(format!("{}.pcap", slug(&self.title)))
+    }
+
+    /// Writes the capture and stops everything (called from the `after` hook, whatever the
+    /// outcome). Returns the capture path and the number of SIP messages the harness saw.
+    pub async fn finish(&mut self) -> Option<(PathBuf, usize)> {
+        let run = self.running.as_ref()?;
+        let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
+        let events = run.tap.events();
+        let (seen, _) = canonical::messages(&events, &run.cast);
+        let path = self.capture_path();
+        if let Err(e) = crate::trace::write_pcap_file(&events, &path) {
+            tracing::error!("writing {}: {e}", path.display());
+        }
+        run.enterprise.shutdown();
+        run.consumer.shutdown();
+        run.gateway.shutdown();
+        Some((path, seen.len()))
+    }
+}
+
+/// A file-name form of a title.
+pub fn slug(title: &str) -> String {
+    let mut s: String =
+        title.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
+    while s.contains("--") {
+        s = s.replace("--", "-");
+    }
+    s.trim_matches('-').to_owned()
+}

@@ -1,0 +1,261 @@
+//! The canonical trace: what golden snapshots hold. Actors are named by role and identity,
+//! never by address; volatile values become symbols in order of first appearance; only the
+//! trace profile's headers and body summaries are kept; 100 Trying and retransmissions are
+//! dropped (retransmissions are counted separately). Steps are synchronisation points and,
+//! within a step, each leg keeps its own order, enterprise first, so the text does not depend
+//! on timing between legs.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+use crate::net::{TapEvent, TapKind, Transport};
+use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
+use crate::sip::wire::{Frame, Message, SipUri, StreamFramer};
+
+/// The trace profile (`scenarios/trace_profile.yaml`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TraceProfile {
+    /// Profile name.
+    pub name: String,
+    /// Headers kept with their value.
+    pub keep_headers: Vec<String>,
+    /// Supported/Require tokens kept.
+    pub tokens: Vec<String>,
+}
+
+impl TraceProfile {
+    /// The profile shipped in `scenarios/trace_profile.yaml`.
+    pub fn builtin() -> Self {
+        crate::dialect::load_profile("scenarios/trace_profile.yaml", include_str!("../../scenarios/trace_profile.yaml"))
+            .unwrap_or_else(|e| panic!("built-in profile: {e}"))
+    }
+}
+
+/// Who is who on the wire, for one scenario.
+#[derive(Debug, Clone, Default)]
+pub struct Cast {
+    /// Addresses the harness listens on (both legs).
+    pub harness: BTreeSet<SocketAddr>,
+    /// Addresses of the gateway's faces.
+    pub gateway: BTreeSet<SocketAddr>,
+}
+
+/// One SIP message seen by the harness, with its context.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// Scenario step (1-based; 0 = before the first step).
+    pub step: usize,
+    /// The harness leg that saw it (`enterprise` / `consumer`).
+    pub leg: String,
+    /// True when the harness sent it.
+    pub sent: bool,
+    /// The message.
+    pub msg: Message,
+}
+
+/// Messages from tap events: UDP datagrams parsed whole, TCP directions framed by
+/// Content-Length. Unparseable input is returned separately with its description.
+pub fn messages(events: &[TapEvent], cast: &Cast) -> (Vec<Seen>, Vec<String>) {
+    let mut framers: HashMap<(SocketAddr, SocketAddr), StreamFramer> = HashMap::new();
+    let (mut out, mut bad) = (Vec::new(), Vec::new());
+    for ev in events {
+        let TapKind::Data(bytes) = &ev.kind else {
+            if ev.kind == TapKind::TcpOpen {
+                framers.insert((ev.src, ev.dst), StreamFramer::new(super::MAX_TRACE_MESSAGE));
+            }
+            continue;
+        };
+        let sent = cast.harness.contains(&ev.src) || cast.gateway.contains(&ev.dst);
+        let leg = ev.actor.clone().unwrap_or_default();
+        let mut push = |msg: Message| out.push(Seen { step: ev.step, leg: leg.clone(), sent, msg });
+        match ev.transport {
+            Transport::Udp => {
+                if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                    continue;
+                }
+                match Message::parse_datagram(bytes) {
+                    Ok(m) => push(m),
+                    Err(e) => bad.push(format!("{} -> {}: {e}", ev.src, ev.dst)),
+                }
+            }
+            Transport::Tcp => {
+                let f = framers.entry((ev.src, ev.dst)).or_insert_with(|| StreamFramer::new(super::MAX_TRACE_MESSAGE));
+                f.push(bytes);
+                loop {
+                    match f.next_frame() {
+                        Ok(Some(Frame::Message(m))) => push(m),
+                        Ok(Some(Frame::KeepAlive)) => {}
+                        Ok(None) => break,
+                        Err(e) => {
+                            bad.push(format!("{} -> {}: {e}", ev.src, ev.dst));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (out, bad)
+}
+
+/// Stable names for volatile values, numbered in order of first appearance.
+#[derive(Debug, Default)]
+struct Symbols {
+    map: HashMap<(String, String), usize>,
+    next: HashMap<String, usize>,
+}
+
+impl Symbols {
+    fn get(&mut self, kind: &str, value: &str) -> String {
+        let key = (kind.to_owned(), value.to_owned());
+        if let Some(n) = self.map.get(&key) {
+            return format!("{kind}-{n}");
+        }
+        let n = self.next.entry(kind.to_owned()).or_insert(0);
+        *n += 1;
+        self.map.insert(key, *n);
+        format!("{kind}-{n}")
+    }
+}
+
+/// The rendered trace and what it left out.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The canonical text.
+    pub text: String,
+    /// Retransmissions dropped from the text.
+    pub retransmissions: usize,
+    /// SIP messages rendered.
+    pub messages: usize,
+}
+
+/// Renders the canonical trace of one scenario.
+pub fn render(title: &str, steps: &[String], seen: &[Seen], profile: &TraceProfile) -> Rendered {
+    let mut text = String::new();
+    let _ = writeln!(text, "scenario: {title}");
+    let _ = writeln!(text, "profiles: enterprise lync-2013, consumer skype-consumer, trace {}", profile.name);
+    let mut syms = Symbols::default();
+    let mut last: HashMap<(String, bool), Vec<u8>> = HashMap::new();
+    let (mut retransmissions, mut messages) = (0, 0);
+    for (i, title) in steps.iter().enumerate() {
+        let n = i + 1;
+        let _ = writeln!(text, "step {n}  {title}");
+        let mut any = false;
+        for leg in ["enterprise", "consumer"] {
+            for s in seen.iter().filter(|s| s.step == n && s.leg == leg) {
+                if s.msg.status() == Some(100) {
+                    continue;
+                }
+                let key = (leg.to_owned(), s.sent);
+                if last.get(&key).is_some_and(|b| b.as_slice() == s.msg.as_bytes()) {
+                    retransmissions += 1;
+                    continue;
+                }
+                last.insert(key, s.msg.as_bytes().to_vec());
+                any = true;
+                messages += 1;
+                line(&mut text, leg, s, profile, &mut syms);
+            }
+        }
+        if !any {
+            let _ = writeln!(text, "  (no traffic)");
+        }
+    }
+    Rendered { text, retransmissions, messages }
+}
+
+fn aor(uri: &str) -> String {
+    match SipUri::parse(uri) {
+        Ok(u) => u.address_of_record(),
+        Err(_) => uri.to_owned(),
+    }
+}
+
+/// A URI as the trace shows it: the identity it names, or a symbol for a bare address.
+fn show_uri(uri: &str, syms: &mut Symbols) -> String {
+    match SipUri::parse(uri) {
+        Ok(u) if u.user.is_some() => format!("sip:{}", u.address_of_record()),
+        Ok(u) => format!("<{}>", syms.get("contact", &format!("{}:{:?}", u.host, u.port))),
+        Err(_) => uri.to_owned(),
+    }
+}
+
+fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &mut Symbols) {
+    let m = &s.msg;
+    let prefix = if leg == "enterprise" { "lync" } else { "skype" };
+    let gw = format!("gw:{leg}");
+    let from = m.from_addr().map(|a| aor(&a.uri)).unwrap_or_default();
+    let to = m.to_addr().map(|a| aor(&a.uri)).unwrap_or_default();
+    // The harness-side party: the From of what it sends as a request or receives as a
+    // response, the To otherwise.
+    let ours = if m.is_request() == s.sent { &from } else { &to };
+    let harness = format!("{prefix}:{ours}");
+    let (src, dst) = if s.sent { (harness, gw) } else { (gw, harness) };
+    let call = m.call_id().map(|c| syms.get("call", &c)).unwrap_or_default();
+    let head = match (m.method(), m.request_uri(), m.status()) {
+        (Some(method), Some(uri), _) => format!("{method} {}", show_uri(uri, syms)),
+        (_, _, Some(code)) => {
+            let method = m.cseq().map(|c| c.method.to_string()).unwrap_or_default();
+            format!("{code} ({method})")
+        }
+        _ => String::new(),
+    };
+    let _ = writeln!(text, "  {leg:<10}  {src} -> {dst}  {head}  [{call}]");
+    let mut details = Vec::new();
+    if m.is_request() {
+        details.push(format!("From: {from}  To: {to}"));
+    }
+    for name in &profile.keep_headers {
+        for v in m.values(name) {
+            // A Warning's agent and text name the product; its code is what conformance
+            // concerns (RFC 3261 §20.43).
+            let v = if name.eq_ignore_ascii_case("Warning") { v.split(' ').next().unwrap_or("").into() } else { v };
+            details.push(format!("{name}: {v}"));
+        }
+    }
+    let tokens: Vec<String> = m
+        .list("Supported")
+        .into_iter()
+        .filter(|t| profile.tokens.iter().any(|k| k.eq_ignore_ascii_case(t)))
+        .collect();
+    if !tokens.is_empty() {
+        details.push(format!("Supported: {}", tokens.join(", ")));
+    }
+    for name in ["ms-diagnostics", "ms-diagnostics-public"] {
+        if let Some(d) = m.value(name).and_then(|v| MsDiagnostics::parse(&v).ok()) {
+            let src = if d.source.is_some() { " source=…" } else { "" };
+            details.push(format!("{name}: {}{src}", d.code));
+        }
+    }
+    if let Some(f) = m.value("ms-text-format").and_then(|v| MsTextFormat::parse(&v).ok()) {
+        details.push(format!("ms-text-format: {} {:?}", f.content_type, f.text));
+    }
+    details.extend(body_summary(m, syms));
+    for d in details {
+        let _ = writeln!(text, "              {d}");
+    }
+}
+
+fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
+    let Ok(Some(ct)) = m.content_type() else { return Vec::new() };
+    let body = String::from_utf8_lossy(m.body());
+    match ct.essence.as_str() {
+        "text/plain" => vec![format!("text/plain {:?}", body)],
+        "application/sdp" => body
+            .lines()
+            .filter_map(|l| l.strip_prefix("m="))
+            .map(|mline| {
+                let f: Vec<&str> = mline.split_whitespace().collect();
+                // Port numbers are volatile; media, protocol and format (URI for IM) are kept.
+                let fmt = f.get(3..).unwrap_or_default().iter().map(|x| {
+                    if x.starts_with("sip:") { show_uri(x, syms) } else { (*x).to_owned() }
+                });
+                format!("sdp: m={} {} {}", f.first().unwrap_or(&""), f.get(2).unwrap_or(&""), fmt.collect::<Vec<_>>().join(" "))
+            })
+            .collect(),
+        other => vec![format!("body: {other}, {} bytes", m.body().len())],
+    }
+}
