@@ -176,7 +176,8 @@ impl SimSide {
         let reqs: Vec<Message> = {
             let mut st = self.inner.lock();
             let vias: Vec<String> = (0..st.sessions.len()).map(|_| self.inner.via(&mut st.rng)).collect();
-            let ids: Vec<String> = st.sessions.iter().filter(|(_, s)| &s.local == user).map(|(k, _)| k.clone()).collect();
+            let ids: Vec<String> =
+                st.sessions.iter().filter(|(_, s)| &s.local == user).map(|(k, _)| k.clone()).collect();
             ids.iter()
                 .zip(vias)
                 .filter_map(|(id, via)| st.sessions.remove(id).map(|mut s| s.dialog.request(Method::BYE, &via).build()))
@@ -413,8 +414,15 @@ impl Inner {
         }
         let session = {
             let mut st = self.lock();
-            let ok = st.sessions.get_mut(&call_id).map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
-            if method == Some(Method::BYE) { st.sessions.remove(&call_id).map(|s| (true, s.local, s.remote)) } else { ok }
+            let ok = st
+                .sessions
+                .get_mut(&call_id)
+                .map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
+            if method == Some(Method::BYE) {
+                st.sessions.remove(&call_id).map(|s| (true, s.local, s.remote))
+            } else {
+                ok
+            }
         };
         match (method.as_ref().map(Method::as_str), session) {
             (_, None) => self.respond(id, &req, 481, "Call/Transaction Does Not Exist"),

@@ -28,8 +28,11 @@ impl LyncProfile {
     /// The profile shipped in `scenarios/dialects/lync-2013.yaml`.
     pub fn builtin() -> Self {
         // The file is ours and tested; a parse failure here is a build defect caught by tests.
-        super::load_profile("scenarios/dialects/lync-2013.yaml", include_str!("../../scenarios/dialects/lync-2013.yaml"))
-            .unwrap_or_else(|e| panic!("built-in profile: {e}"))
+        super::load_profile(
+            "scenarios/dialects/lync-2013.yaml",
+            include_str!("../../scenarios/dialects/lync-2013.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("built-in profile: {e}"))
     }
 }
 

@@ -14,3 +14,9 @@ pub fn assert_matches(name: &str, text: &str) {
         insta::assert_snapshot!(name.to_owned(), text);
     });
 }
+
+/// The content of an insta `.snap` file without its metadata header.
+pub fn body(snap: &str) -> String {
+    let rest = snap.strip_prefix("---\n").and_then(|r| r.split_once("\n---\n")).map_or(snap, |(_, b)| b);
+    rest.to_owned()
+}

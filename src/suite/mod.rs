@@ -2,7 +2,7 @@
 //! (not under `tests/`) because both `cargo test` (`tests/conformance.rs`) and `fedcert run`
 //! execute the same features with the same steps.
 
-mod golden;
+pub(crate) mod golden;
 mod steps;
 mod world;
 
@@ -103,6 +103,12 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
     if !cfg.features.exists() {
         return Err(SuiteError::NoFeatures(cfg.features.clone()));
     }
+    // insta resolves relative snapshot paths against the source file: anchor every path to
+    // the working directory instead.
+    let mut cfg = cfg;
+    for p in [&mut cfg.features, &mut cfg.captures, &mut cfg.snapshots, &mut cfg.reports] {
+        *p = std::path::absolute(&*p).map_err(io(p))?;
+    }
     CONFIG.set(cfg.clone()).map_err(|_| SuiteError::AlreadyConfigured)?;
     std::fs::create_dir_all(&cfg.reports).map_err(io(&cfg.reports))?;
     let junit = cfg.reports.join("junit.xml");
@@ -132,7 +138,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                     _ => "failed",
                 };
                 if let Some(w) = world
-                    && let Some((pcap, sip_messages)) = w.finish().await
+                    && let Some((pcap, sip_messages)) = w.finish(verdict != "passed").await
                 {
                     let a = Artefact {
                         feature: w.feature.clone(),

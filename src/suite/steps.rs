@@ -98,7 +98,7 @@ async fn then_golden(w: &mut FedWorld, step: &Step) {
         let faults = w.leg(leg).faults();
         assert!(faults.is_empty(), "the gateway sent malformed SIP on the {} leg: {faults:?}", leg.label());
     }
-    let rendered = w.render();
-    let name = format!("{}__{}", w.feature, super::world::slug(&w.title));
-    super::golden::assert_matches(&name, &rendered.text);
+    // The golden covers every step before this one.
+    let rendered = w.render(w.steps.len() - 1);
+    super::golden::assert_matches(&w.golden_name(), &rendered.text);
 }

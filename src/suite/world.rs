@@ -14,6 +14,9 @@ use crate::net::Tap;
 use crate::sip::txn::Peer;
 use crate::trace::canonical::{self, Cast, Rendered, TraceProfile};
 
+/// The text of the step that compares a scenario's trace with its golden.
+pub const GOLDEN_STEP: &str = "the canonical trace matches its golden";
+
 /// How long a step waits for an event before it fails.
 pub const STEP_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -117,13 +120,40 @@ impl FedWorld {
         self.users.insert((side, user), ());
     }
 
-    /// Renders the canonical trace of the steps before the current one.
-    pub fn render(&self) -> Rendered {
+    /// Renders the canonical trace of the first `steps` steps.
+    pub fn render(&self, steps: usize) -> Rendered {
         let run = self.run();
         let (seen, bad) = canonical::messages(&run.tap.events(), &run.cast);
         assert!(bad.is_empty(), "unparseable SIP on the wire: {bad:?}");
-        let steps = &self.steps[..self.steps.len().saturating_sub(1)];
-        canonical::render(&self.title, steps, &seen, &TraceProfile::builtin())
+        canonical::render(&self.title, &self.steps[..steps.min(self.steps.len())], &seen, &TraceProfile::builtin())
+    }
+
+    /// The golden's name.
+    pub fn golden_name(&self) -> String {
+        format!("{}__{}", self.feature, slug(&self.title))
+    }
+
+    /// For a failed scenario: the trace so far, and its line diff against the golden, written
+    /// under `reports/traces/` and printed, so the failure shows where the ladder diverged.
+    fn report_failure(&self) {
+        let run = self.run();
+        let (seen, _) = canonical::messages(&run.tap.events(), &run.cast);
+        // A failed golden step is itself no traffic: leave it out of the ladder.
+        let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.ends_with(GOLDEN_STEP)));
+        let so_far = canonical::render(&self.title, &self.steps[..n], &seen, &TraceProfile::builtin()).text;
+        let golden_path = config().snapshots.join(format!("{}.snap", self.golden_name()));
+        let golden = std::fs::read_to_string(&golden_path).map(|g| super::golden::body(&g)).unwrap_or_default();
+        let diff = similar::TextDiff::from_lines(&golden, &so_far)
+            .unified_diff()
+            .context_radius(3)
+            .header(&golden_path.display().to_string(), "trace so far")
+            .to_string();
+        let dir = config().reports.join("traces").join(&self.feature);
+        let base = dir.join(slug(&self.title));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(base.with_extension("trace"), &so_far);
+        let _ = std::fs::write(base.with_extension("diff"), &diff);
+        eprintln!("── {} failed; canonical trace so far against its golden:\n{diff}", self.title);
     }
 
     /// Where this scenario's capture goes.
@@ -133,7 +163,10 @@ impl FedWorld {
 
     /// Writes the capture and stops everything (called from the `after` hook, whatever the
     /// outcome). Returns the capture path and the number of SIP messages the harness saw.
-    pub async fn finish(&mut self) -> Option<(PathBuf, usize)> {
+    pub async fn finish(&mut self, failed: bool) -> Option<(PathBuf, usize)> {
+        if failed && self.running.is_some() {
+            self.report_failure();
+        }
         let run = self.running.as_ref()?;
         let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
         let events = run.tap.events();

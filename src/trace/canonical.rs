@@ -216,11 +216,8 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
             details.push(format!("{name}: {v}"));
         }
     }
-    let tokens: Vec<String> = m
-        .list("Supported")
-        .into_iter()
-        .filter(|t| profile.tokens.iter().any(|k| k.eq_ignore_ascii_case(t)))
-        .collect();
+    let tokens: Vec<String> =
+        m.list("Supported").into_iter().filter(|t| profile.tokens.iter().any(|k| k.eq_ignore_ascii_case(t))).collect();
     if !tokens.is_empty() {
         details.push(format!("Supported: {}", tokens.join(", ")));
     }
@@ -250,10 +247,17 @@ fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
             .map(|mline| {
                 let f: Vec<&str> = mline.split_whitespace().collect();
                 // Port numbers are volatile; media, protocol and format (URI for IM) are kept.
-                let fmt = f.get(3..).unwrap_or_default().iter().map(|x| {
-                    if x.starts_with("sip:") { show_uri(x, syms) } else { (*x).to_owned() }
-                });
-                format!("sdp: m={} {} {}", f.first().unwrap_or(&""), f.get(2).unwrap_or(&""), fmt.collect::<Vec<_>>().join(" "))
+                let fmt = f
+                    .get(3..)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|x| if x.starts_with("sip:") { show_uri(x, syms) } else { (*x).to_owned() });
+                format!(
+                    "sdp: m={} {} {}",
+                    f.first().unwrap_or(&""),
+                    f.get(2).unwrap_or(&""),
+                    fmt.collect::<Vec<_>>().join(" ")
+                )
             })
             .collect(),
         other => vec![format!("body: {other}, {} bytes", m.body().len())],

@@ -10,10 +10,10 @@
 //!   Content-Length and parses UDP datagrams; a malformed message becomes a [`SipRecord`] whose
 //!   result is the error, with the frame it sits in.
 
+pub mod canonical;
 pub mod extract;
 pub mod pcap_read;
 pub mod pcap_write;
-pub mod canonical;
 pub mod reassembly;
 
 pub use extract::{MAX_TRACE_MESSAGE, SipRecord, sip_count, sip_messages};
