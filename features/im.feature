@@ -67,4 +67,16 @@ Feature: Instant messages between Lync and Skype users through the gateway
     When the Lync user "alice@contoso.com" sends the IM "How are you?" to "bob(contoso.com)@msn.com"
     Then the IM is accepted
     And the Skype user "bob@contoso.com" receives the IM "How are you?" from "alice@contoso.com"
+    And the Lync user "alice@contoso.com" has this conversation with "bob(contoso.com)@msn.com":
+      """
+      me: Hello Bob
+      them: Hi Alice!
+      me: How are you?
+      """
+    And the Skype user "bob@contoso.com" has this conversation with "alice@contoso.com":
+      """
+      them: Hello Bob
+      me: Hi Alice!
+      them: How are you?
+      """
     And the canonical trace matches its golden

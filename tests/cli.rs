@@ -100,3 +100,22 @@ fn run_executes_the_suite_and_writes_junit_and_one_pcap_per_scenario() {
     assert_eq!(pcaps, manifest.as_array().unwrap().len());
     assert!(pcaps >= 5);
 }
+
+#[test]
+fn an_undefined_step_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let feature = dir.path().join("undefined.feature");
+    std::fs::write(
+        &feature,
+        "Feature: undefined\n  Scenario: a step nobody wrote\n    Given the Lync user \"alice@contoso.com\"\n    When alice does something nobody defined\n",
+    )
+    .unwrap();
+    cargo_bin_cmd!("fedcert")
+        .current_dir(dir.path())
+        .arg("run")
+        .arg("--features")
+        .arg(&feature)
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("0 passed, 1 failed"));
+}

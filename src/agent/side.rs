@@ -26,6 +26,13 @@ pub enum AgentEvent {
         /// Text.
         text: String,
     },
+    /// The user sent an IM and it was accepted (2xx); `to` as the user addressed it.
+    ImSent {
+        /// Recipient as addressed.
+        to: String,
+        /// Text.
+        text: String,
+    },
     /// The far side ended an IM session.
     SessionEnded {
         /// Who ended it, as presented.
@@ -165,10 +172,29 @@ impl SimSide {
 
     /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg).
     pub async fn send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
-        match self.inner.side {
+        let outcome = match self.inner.side {
             Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
             Side::Consumer => self.inner.skype_send_im(from, to, text).await,
+        };
+        if outcome.status.is_some_and(|c| (200..300).contains(&c)) {
+            self.inner.record(from.clone(), AgentEvent::ImSent { to: to.to_string(), text: text.to_owned() });
         }
+        outcome
+    }
+
+    /// The user's conversation history with `other` (compared with %-escapes undone), oldest
+    /// first, as (true when the user sent it, text). Only IMs that were delivered or received.
+    pub fn history(&self, user: &Address, other: &Address) -> Vec<(bool, String)> {
+        let other = other.comparable().to_ascii_lowercase();
+        let same = |a: &str| unescaped(a).to_ascii_lowercase() == other;
+        self.events_of(user)
+            .into_iter()
+            .filter_map(|e| match e {
+                AgentEvent::ImSent { to, text } if same(&to) => Some((true, text)),
+                AgentEvent::ImReceived { from, text } if same(&from) => Some((false, text)),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Ends every IM session `user` has (Lync BYE).

@@ -102,3 +102,25 @@ async fn then_golden(w: &mut FedWorld, step: &Step) {
     let rendered = w.render(w.steps.len() - 1);
     super::golden::assert_matches(&w.golden_name(), &rendered.text);
 }
+
+/// The docstring lists the conversation oldest first, one IM a line: `me: …` for what the
+/// user sent, `them: …` for what they received.
+#[then(expr = "the {word} user {string} has this conversation with {string}:")]
+async fn then_history(w: &mut FedWorld, step: &Step, kind: String, user: String, other: String) {
+    w.begin(step).await;
+    let expected: Vec<(bool, String)> = step
+        .docstring
+        .as_deref()
+        .unwrap_or_else(|| panic!("this step needs a docstring with `me:` / `them:` lines"))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once(": ") {
+            Some(("me", t)) => (true, t.to_owned()),
+            Some(("them", t)) => (false, t.to_owned()),
+            _ => panic!("conversation line `{l}` is not `me: …` or `them: …`"),
+        })
+        .collect();
+    let got = w.leg(side(&kind)).history(&addr(&user), &addr(&other));
+    assert_eq!(got, expected, "conversation history of {user} with {other} (true = sent by {user})");
+}
