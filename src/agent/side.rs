@@ -56,6 +56,16 @@ pub struct ImOutcome {
 }
 
 impl ImOutcome {
+    fn failed(e: &crate::net::NetError) -> Self {
+        Self {
+            status: None,
+            reason: String::new(),
+            diagnostics: None,
+            public_diagnostics: None,
+            error: Some(e.to_string()),
+        }
+    }
+
     fn from_response(r: &Message) -> Self {
         let diag = |n: &str| r.value(n).and_then(|v| MsDiagnostics::parse(&v).ok());
         Self {
@@ -296,13 +306,7 @@ impl Inner {
     async fn request(&self, msg: Message) -> ImOutcome {
         match self.endpoint.request(msg, self.gateway).await {
             Ok(r) => ImOutcome::from_response(&r),
-            Err(e) => ImOutcome {
-                status: None,
-                reason: String::new(),
-                diagnostics: None,
-                public_diagnostics: None,
-                error: Some(e.to_string()),
-            },
+            Err(e) => ImOutcome::failed(&e),
         }
     }
 
@@ -357,13 +361,7 @@ impl Inner {
                 }
                 ImOutcome::from_response(&resp)
             }
-            Err(e) => ImOutcome {
-                status: None,
-                reason: String::new(),
-                diagnostics: None,
-                public_diagnostics: None,
-                error: Some(e.to_string()),
-            },
+            Err(e) => ImOutcome::failed(&e),
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use super::error::{Result, WireError};
 use super::message::{Message, Method, split_list};
 use super::names::is_token;
-use super::uri::SipUri;
+use super::uri::{SipUri, write_params};
 
 /// One Via element (RFC 3261 §20.42).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,12 +108,7 @@ impl fmt::Display for Via {
         if let Some(p) = self.port {
             write!(f, ":{p}")?;
         }
-        for (n, v) in &self.params {
-            match v {
-                Some(v) => write!(f, ";{n}={v}")?,
-                None => write!(f, ";{n}")?,
-            }
-        }
+        write_params(f, &self.params)?;
         Ok(())
     }
 }
@@ -221,12 +216,7 @@ impl fmt::Display for NameAddr {
             write!(f, "\"{d}\" ")?;
         }
         write!(f, "<{}>", self.uri)?;
-        for (n, v) in &self.params {
-            match v {
-                Some(v) => write!(f, ";{n}={v}")?,
-                None => write!(f, ";{n}")?,
-            }
-        }
+        write_params(f, &self.params)?;
         Ok(())
     }
 }
@@ -326,28 +316,7 @@ impl MediaType {
 
 /// Splits on `;` outside quoted strings (a `\\"` inside one does not end it).
 pub(crate) fn split_params(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let (mut quoted, mut escaped) = (false, false);
-    for c in s.chars() {
-        if escaped {
-            escaped = false;
-            cur.push(c);
-            continue;
-        }
-        match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            ';' if !quoted => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    out.push(cur);
-    out
+    super::message::split_unquoted(s, ';', false)
 }
 
 const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];

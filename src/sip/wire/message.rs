@@ -528,9 +528,15 @@ impl Message {
 
 /// Splits a header value on commas that are outside quotes and angle brackets.
 pub(crate) fn split_list(v: &str) -> Vec<String> {
+    split_unquoted(v, ',', true).into_iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect()
+}
+
+/// Splits on `sep` where it stands outside quoted strings (a `\"` inside one does not end it)
+/// and, when `angle` is set, outside `<…>`. Pieces are returned as written.
+pub(crate) fn split_unquoted(v: &str, sep: char, angle: bool) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    let (mut quoted, mut angle, mut escaped) = (false, false, false);
+    let (mut quoted, mut in_angle, mut escaped) = (false, false, false);
     for c in v.chars() {
         if escaped {
             escaped = false;
@@ -540,24 +546,17 @@ pub(crate) fn split_list(v: &str) -> Vec<String> {
         match c {
             '\\' if quoted => escaped = true,
             '"' => quoted = !quoted,
-            '<' if !quoted => angle = true,
-            '>' if !quoted => angle = false,
-            ',' if !quoted && !angle => {
-                let t = cur.trim();
-                if !t.is_empty() {
-                    out.push(t.to_owned());
-                }
-                cur.clear();
+            '<' if angle && !quoted => in_angle = true,
+            '>' if angle && !quoted => in_angle = false,
+            c if c == sep && !quoted && !in_angle => {
+                out.push(std::mem::take(&mut cur));
                 continue;
             }
             _ => {}
         }
         cur.push(c);
     }
-    let t = cur.trim();
-    if !t.is_empty() {
-        out.push(t.to_owned());
-    }
+    out.push(cur);
     out
 }
 
