@@ -462,3 +462,118 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sip::wire::Method;
+
+    const DEADLINE: Duration = Duration::from_secs(5);
+
+    fn fast() -> EndpointConfig {
+        let mut c = EndpointConfig::ephemeral(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        c.timers =
+            TimerConfig { t1: Duration::from_millis(5), t2: Duration::from_millis(40), t4: Duration::from_millis(50) };
+        c
+    }
+
+    fn options(via: &str, call_id: &str) -> Message {
+        MessageBuilder::request(Method::OPTIONS, "sip:gw@127.0.0.1")
+            .header("Via", via)
+            .header("From", "<sip:a@contoso.com>;tag=1")
+            .header("To", "<sip:gw@127.0.0.1>")
+            .header("Call-ID", call_id)
+            .header("CSeq", "1 OPTIONS")
+            .build()
+    }
+
+    async fn next(rx: &mut mpsc::UnboundedReceiver<Incoming>) -> Incoming {
+        tokio::time::timeout(DEADLINE, rx.recv())
+            .await
+            .expect("no event before the deadline")
+            .expect("endpoint stopped")
+    }
+
+    #[tokio::test]
+    async fn a_request_to_a_silent_peer_fails_with_timer_f() {
+        let (ep, _rx) = start(fast(), Tap::new(), "t").await.unwrap();
+        let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let mut rng = fastrand::Rng::with_seed(1);
+        let peer = Peer { addr: silent.local_addr().unwrap(), reliable: false };
+        let r =
+            tokio::time::timeout(DEADLINE, ep.request(options(&ep.via(false, &mut rng), "c1"), peer)).await.unwrap();
+        assert_eq!(r, Err(NetError::Timeout { peer: peer.addr }));
+        // Timer E retransmitted the request before Timer F (64*T1) gave up.
+        let mut buf = [0u8; 2048];
+        let mut copies = 0;
+        while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(1), silent.recv_from(&mut buf)).await {
+            copies += 1;
+        }
+        assert!(copies > 1, "expected retransmissions, got {copies} copies");
+    }
+
+    #[tokio::test]
+    async fn malformed_sip_is_reported_with_its_sender_and_an_invalid_request_gets_400() {
+        let tap = Tap::new();
+        let (ep, mut rx) = start(fast(), tap.clone(), "t").await.unwrap();
+        let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        peer.send_to(b"INVITE  sip:x@y SIP/2.0\r\n\r\n", ep.udp_addr()).await.unwrap();
+        match next(&mut rx).await {
+            Incoming::Malformed { peer: from, error, .. } => {
+                assert_eq!(from, peer.local_addr().unwrap());
+                assert_eq!(error.kind, crate::sip::wire::FaultKind::StartLine);
+            }
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+        // Parses, but its CSeq method does not match: the endpoint answers 400 itself.
+        let bad = MessageBuilder::request(Method::MESSAGE, "sip:x@127.0.0.1")
+            .header("Via", format!("SIP/2.0/UDP {};branch=z9hG4bKbad", peer.local_addr().unwrap()))
+            .header("From", "<sip:a@b>;tag=1")
+            .header("To", "<sip:x@127.0.0.1>")
+            .header("Call-ID", "c2")
+            .header("CSeq", "1 INVITE")
+            .build();
+        peer.send_to(bad.as_bytes(), ep.udp_addr()).await.unwrap();
+        assert!(matches!(next(&mut rx).await, Incoming::Malformed { .. }));
+        let mut buf = [0u8; 2048];
+        let (n, _) = tokio::time::timeout(DEADLINE, peer.recv_from(&mut buf)).await.unwrap().unwrap();
+        let resp = Message::parse_datagram(&buf[..n]).unwrap();
+        assert_eq!(resp.status(), Some(400));
+        // Every datagram in and out was tapped, malformed ones included.
+        ep.flush().await.unwrap();
+        assert_eq!(tap.events().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn tcp_request_and_response_round_trip_and_every_byte_is_tapped() {
+        let tap = Tap::new();
+        let (client, _crx) = start(fast(), tap.clone(), "client").await.unwrap();
+        let (server, mut srx) = start(fast(), Tap::new(), "server").await.unwrap();
+        let mut rng = fastrand::Rng::with_seed(2);
+        let peer = Peer { addr: server.tcp_addr(), reliable: true };
+        let req = options(&client.via(true, &mut rng), "c3");
+        let pending = tokio::spawn({
+            let client = client.clone();
+            async move { client.request(req, peer).await }
+        });
+        let Incoming::Request { id, msg, .. } = next(&mut srx).await else { panic!("expected a request") };
+        server.respond(id, MessageBuilder::response_to(&msg, 200, "OK", Some("t")).build());
+        let resp = tokio::time::timeout(DEADLINE, pending).await.unwrap().unwrap().unwrap();
+        assert_eq!(resp.status(), Some(200));
+        client.flush().await.unwrap();
+        let kinds: Vec<_> = tap
+            .events()
+            .into_iter()
+            .map(|e| match e.kind {
+                TapKind::TcpOpen => "open".to_owned(),
+                TapKind::Data(d) => Message::parse_datagram(&d).map(|m| m.summary()).unwrap_or_default(),
+                TapKind::TcpClose => "close".to_owned(),
+            })
+            .collect();
+        assert_eq!(kinds, ["open", "OPTIONS sip:gw@127.0.0.1", "200 OK"]);
+        assert!(tap.events().iter().all(|e| e.transport == Transport::Tcp && e.actor.as_deref() == Some("client")));
+    }
+}

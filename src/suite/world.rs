@@ -154,6 +154,12 @@ impl FedWorld {
         let _ = std::fs::write(base.with_extension("trace"), &so_far);
         let _ = std::fs::write(base.with_extension("diff"), &diff);
         eprintln!("── {} failed; canonical trace so far against its golden:\n{diff}", self.title);
+        let faults: Vec<String> =
+            [Side::Enterprise, Side::Consumer].into_iter().flat_map(|s| self.leg(s).faults()).collect();
+        if !faults.is_empty() {
+            let _ = std::fs::write(base.with_extension("faults"), faults.join("\n"));
+            eprintln!("── malformed SIP from the gateway:\n{}", faults.join("\n"));
+        }
     }
 
     /// Where this scenario's capture goes.
