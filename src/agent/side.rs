@@ -56,7 +56,7 @@ pub struct ImOutcome {
 }
 
 impl ImOutcome {
-    fn failed(e: &crate::net::NetError) -> Self {
+    fn failed(e: &dyn std::fmt::Display) -> Self {
         Self {
             status: None,
             reason: String::new(),
@@ -180,12 +180,19 @@ impl SimSide {
         self.inner.endpoint.shutdown();
     }
 
-    /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg).
-    pub async fn send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
-        let outcome = match self.inner.side {
-            Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
-            Side::Consumer => self.inner.skype_send_im(from, to, text).await,
+    /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg); gives
+    /// up when no final response arrives `within` (a provisional answer stops Timer B, so the
+    /// transaction layer alone would wait for ever).
+    pub async fn send_im(&self, from: &Address, to: &Address, text: &str, within: Duration) -> ImOutcome {
+        let send = async {
+            match self.inner.side {
+                Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
+                Side::Consumer => self.inner.skype_send_im(from, to, text).await,
+            }
         };
+        let outcome = tokio::time::timeout(within, send)
+            .await
+            .unwrap_or_else(|_| ImOutcome::failed(&format!("no final response within {within:?}")));
         if outcome.status.is_some_and(|c| (200..300).contains(&c)) {
             self.inner.record(from.clone(), AgentEvent::ImSent { to: to.to_string(), text: text.to_owned() });
         }
@@ -242,14 +249,19 @@ impl SimSide {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let ids: Vec<String> = self.inner.lock().awaiting_ack.iter().cloned().collect();
                 self.inner.lock().awaiting_ack.clear();
-                let _ = self.inner.endpoint.flush().await;
+                let _ = tokio::time::timeout(within, self.inner.endpoint.flush_through()).await;
                 return Err(format!(
                     "{} leg: no ACK within {within:?} for the 2xx answering INVITE(s) with Call-ID {ids:?}",
                     self.inner.side.label()
                 ));
             }
         }
-        self.inner.endpoint.flush().await.map_err(|e| e.to_string())
+        match tokio::time::timeout_at(deadline, self.inner.endpoint.flush_through()).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(_) => {
+                Err(format!("{} leg: the endpoint did not come to rest within {within:?}", self.inner.side.label()))
+            }
+        }
     }
 
     /// Waits until `user` has an event matching `pred`, or the deadline passes.
@@ -296,6 +308,11 @@ impl Inner {
 
     fn via(&self, rng: &mut fastrand::Rng) -> String {
         self.endpoint.via(self.gateway.reliable, rng)
+    }
+
+    fn fault(&self, what: String) {
+        self.lock().faults.push(what);
+        self.notify.notify_waiters();
     }
 
     fn record(&self, user: Address, ev: AgentEvent) {
@@ -350,8 +367,19 @@ impl Inner {
         };
         match self.endpoint.request(invite.clone(), self.gateway).await {
             Ok(resp) => {
+                let dialog = match Dialog::uac(&invite, &resp) {
+                    Ok(d) => Some(d),
+                    Err(e) if resp.status().is_some_and(|c| (200..300).contains(&c)) => {
+                        self.fault(format!(
+                            "the gateway's {} to an IM INVITE cannot form a dialog: {e}",
+                            resp.summary()
+                        ));
+                        None
+                    }
+                    Err(_) => None,
+                };
                 if resp.status().is_some_and(|c| (200..300).contains(&c))
-                    && let Ok(dialog) = Dialog::uac(&invite, &resp)
+                    && let Some(dialog) = dialog
                 {
                     let ack = dialog.ack(1, &via_ack).build();
                     self.endpoint.send_stateless(ack, self.gateway);
@@ -425,10 +453,17 @@ impl Inner {
                 .header("User-Agent", &self.lync.user_agent);
             let b = if text.is_some() { b.header("Supported", "ms-text-format") } else { b };
             let resp = b.body("application/sdp", lync::im_sdp_answer(&self.lync, &self.host, &user.sip_uri())).build();
-            if let Ok(dialog) = Dialog::uas(&req, &tag) {
-                let mut st = self.lock();
-                st.awaiting_ack.insert(call_id.clone());
-                st.sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
+            match Dialog::uas(&req, &tag) {
+                Ok(dialog) => {
+                    let mut st = self.lock();
+                    st.awaiting_ack.insert(call_id.clone());
+                    st.sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
+                }
+                Err(e) => {
+                    self.fault(format!("the gateway's IM INVITE cannot form a dialog: {e}"));
+                    self.respond(id, &req, 400, "Bad Request");
+                    return;
+                }
             }
             self.endpoint.respond(id, resp);
             if let Some(text) = text {
@@ -501,9 +536,11 @@ async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedR
                     inner.notify.notify_waiters();
                 }
             }
+            Incoming::Barrier(done) => {
+                let _ = done.send(());
+            }
             Incoming::Malformed { peer, transport, error } => {
-                inner.lock().faults.push(format!("malformed SIP from {peer} over {transport:?}: {error}"));
-                inner.notify.notify_waiters();
+                inner.fault(format!("malformed SIP from {peer} over {transport:?}: {error}"));
             }
         }
     }

@@ -157,6 +157,9 @@ async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedRece
                 });
             }
             Incoming::Stray { .. } => {}
+            Incoming::Barrier(done) => {
+                let _ = done.send(());
+            }
             Incoming::Malformed { peer, error, .. } => tracing::warn!(%peer, "gateway got malformed SIP: {error}"),
         }
     }

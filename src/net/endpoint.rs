@@ -84,6 +84,9 @@ pub enum Incoming {
         /// Where it came from.
         peer: Peer,
     },
+    /// A barrier from [`EndpointHandle::flush_through`]: answer it once every event before it
+    /// has been handled.
+    Barrier(oneshot::Sender<()>),
     /// Bytes from a peer that are not valid SIP. The endpoint answered 400 where it could.
     Malformed {
         /// Sender.
@@ -99,7 +102,7 @@ enum Command {
     Request { msg: Message, peer: Peer, reply: oneshot::Sender<Result<Message, NetError>> },
     Respond { id: TxnId, msg: Message },
     Stateless { msg: Message, peer: Peer },
-    Flush(oneshot::Sender<()>),
+    Flush { done: oneshot::Sender<()>, through: bool },
     Shutdown,
 }
 
@@ -159,8 +162,18 @@ impl EndpointHandle {
 
     /// Resolves once every command sent before it has been carried out (and so tapped).
     pub async fn flush(&self) -> Result<(), NetError> {
-        let (tx, rx) = oneshot::channel();
-        self.cmd.send(Command::Flush(tx)).map_err(|_| NetError::Stopped)?;
+        self.barrier(false).await
+    }
+
+    /// Like [`Self::flush`], and also waits until the owner has handled every [`Incoming`]
+    /// event queued before it (the owner answers [`Incoming::Barrier`]).
+    pub async fn flush_through(&self) -> Result<(), NetError> {
+        self.barrier(true).await
+    }
+
+    async fn barrier(&self, through: bool) -> Result<(), NetError> {
+        let (done, rx) = oneshot::channel();
+        self.cmd.send(Command::Flush { done, through }).map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)
     }
 
@@ -169,6 +182,10 @@ impl EndpointHandle {
         let _ = self.cmd.send(Command::Shutdown);
     }
 }
+
+/// How long one connect or write may block the endpoint task: a peer that stops reading must
+/// not freeze timers and commands.
+const IO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A random token of `n` alphanumerics (tags, branches, Call-IDs).
 pub fn token(rng: &mut fastrand::Rng, n: usize) -> String {
@@ -287,9 +304,13 @@ impl Task {
                 }
             }
             Command::Stateless { msg, peer } => self.transmit(peer, &msg).await,
-            Command::Flush(done) => {
+            Command::Flush { done, through } => {
                 self.drain().await;
-                let _ = done.send(());
+                if through {
+                    let _ = self.incoming.send(Incoming::Barrier(done));
+                } else {
+                    let _ = done.send(());
+                }
             }
             Command::Shutdown => {}
         }
@@ -409,9 +430,13 @@ impl Task {
             return;
         }
         if !self.conns.contains_key(&peer.addr) {
-            match TcpStream::connect(peer.addr).await {
-                Ok(stream) => self.adopt(stream, peer.addr, true),
-                Err(e) => {
+            match tokio::time::timeout(IO_DEADLINE, TcpStream::connect(peer.addr)).await {
+                Ok(Ok(stream)) => self.adopt(stream, peer.addr, true),
+                r => {
+                    let e = r.map_or_else(
+                        |_| "connect timed out".to_owned(),
+                        |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
+                    );
                     tracing::debug!("tcp connect to {}: {e}", peer.addr);
                     self.txn.transport_error(Instant::now(), peer);
                     return;
@@ -421,7 +446,8 @@ impl Task {
         let Some(local) = self.conns.get(&peer.addr).map(|c| c.local) else { return };
         self.record(Transport::Tcp, local, peer.addr, TapKind::Data(msg.as_bytes().to_vec()), None);
         let Some(conn) = self.conns.get_mut(&peer.addr) else { return };
-        if let Err(e) = conn.writer.write_all(msg.as_bytes()).await {
+        let written = tokio::time::timeout(IO_DEADLINE, conn.writer.write_all(msg.as_bytes())).await;
+        if let Err(e) = written.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())) {
             tracing::debug!("tcp write to {}: {e}", peer.addr);
             self.conns.remove(&peer.addr);
             self.txn.transport_error(Instant::now(), peer);

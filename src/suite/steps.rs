@@ -28,7 +28,7 @@ async fn given_user(w: &mut FedWorld, step: &Step, kind: String, user: String) {
 async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String, text: String, to: String) {
     w.begin(step).await;
     let (from, to) = (addr(&from), addr(&to));
-    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text).await;
+    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text, STEP_DEADLINE).await;
     w.last_outcome = Some((from, outcome));
 }
 
@@ -70,7 +70,8 @@ async fn then_receives(w: &mut FedWorld, step: &Step, kind: String, user: String
         .leg(side(&kind))
         .wait_for(&user, &what, STEP_DEADLINE, |e| {
             matches!(e, AgentEvent::ImReceived { from: f, text: t }
-                if t == &text && addr(f).comparable().eq_ignore_ascii_case(&from.comparable()))
+                // `f` comes from the gateway: a malformed one simply does not match.
+                if t == &text && f.parse::<Address>().is_ok_and(|f| f.comparable().eq_ignore_ascii_case(&from.comparable())))
         })
         .await;
     if let Err(e) = r {

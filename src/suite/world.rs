@@ -10,7 +10,7 @@ use cucumber::gherkin::Step;
 use super::config;
 use crate::agent::{Address, ImOutcome, Side, SimSide};
 use crate::gateway::{Gateway, NextHops};
-use crate::net::Tap;
+use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
 use crate::trace::canonical::{self, Cast, Rendered, TraceProfile};
 
@@ -51,6 +51,10 @@ pub struct FedWorld {
     pub last_outcome: Option<(Address, ImOutcome)>,
 }
 
+/// Golden/capture names taken in this run.
+static NAMES: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
 /// A stable seed per scenario, so tags and Call-IDs repeat run to run.
 fn seed(title: &str) -> u64 {
     title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
@@ -61,6 +65,12 @@ impl FedWorld {
     pub async fn start(&mut self, feature: &str, title: &str) -> std::io::Result<()> {
         self.title = title.to_owned();
         self.feature = feature.to_owned();
+        let name = self.golden_name();
+        if !NAMES.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone()) {
+            return Err(std::io::Error::other(format!(
+                "two scenarios of feature `{feature}` share the file name `{name}`: give them distinct titles"
+            )));
+        }
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let seed = seed(title);
         let sut = &config().sut;
@@ -76,11 +86,11 @@ impl FedWorld {
         });
         let mut cast = Cast::default();
         for s in [&enterprise, &consumer] {
-            cast.harness.insert(s.endpoint().udp_addr());
-            cast.harness.insert(s.endpoint().tcp_addr());
+            cast.harness.insert((Transport::Udp, s.endpoint().udp_addr()));
+            cast.harness.insert((Transport::Tcp, s.endpoint().tcp_addr()));
         }
-        cast.gateway.insert(gateway.enterprise_face());
-        cast.gateway.insert(gateway.consumer_face());
+        cast.gateway.insert((Transport::Tcp, gateway.enterprise_face()));
+        cast.gateway.insert((Transport::Udp, gateway.consumer_face()));
         self.running = Some(Running { gateway, enterprise, consumer, tap, cast });
         Ok(())
     }

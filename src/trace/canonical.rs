@@ -37,10 +37,11 @@ impl TraceProfile {
 /// Who is who on the wire, for one scenario.
 #[derive(Debug, Clone, Default)]
 pub struct Cast {
-    /// Addresses the harness listens on (both legs).
-    pub harness: BTreeSet<SocketAddr>,
-    /// Addresses of the gateway's faces.
-    pub gateway: BTreeSet<SocketAddr>,
+    /// Addresses the harness listens on (both legs), with their transport: TCP and UDP port
+    /// numbers are allocated separately and may coincide.
+    pub harness: BTreeSet<(Transport, SocketAddr)>,
+    /// Addresses of the gateway's faces, with their transport.
+    pub gateway: BTreeSet<(Transport, SocketAddr)>,
 }
 
 /// One SIP message seen by the harness, with its context.
@@ -68,7 +69,7 @@ pub fn messages(events: &[TapEvent], cast: &Cast) -> (Vec<Seen>, Vec<String>) {
             }
             continue;
         };
-        let sent = cast.harness.contains(&ev.src) || cast.gateway.contains(&ev.dst);
+        let sent = cast.harness.contains(&(ev.transport, ev.src)) || cast.gateway.contains(&(ev.transport, ev.dst));
         let leg = ev.actor.clone().unwrap_or_default();
         let mut push = |msg: Message| out.push(Seen { step: ev.step, leg: leg.clone(), sent, msg });
         match ev.transport {
@@ -138,7 +139,7 @@ pub fn render(title: &str, steps: &[String], seen: &[Seen], profile: &TraceProfi
     let _ = writeln!(text, "scenario: {title}");
     let _ = writeln!(text, "profiles: enterprise lync-2013, consumer skype-consumer, trace {}", profile.name);
     let mut syms = Symbols::default();
-    let mut last: HashMap<(String, bool), Vec<u8>> = HashMap::new();
+    let mut earlier: BTreeSet<(String, bool, Vec<u8>)> = BTreeSet::new();
     let (mut retransmissions, mut messages) = (0, 0);
     for (i, title) in steps.iter().enumerate() {
         let n = i + 1;
@@ -149,12 +150,12 @@ pub fn render(title: &str, steps: &[String], seen: &[Seen], profile: &TraceProfi
                 if s.msg.status() == Some(100) {
                     continue;
                 }
-                let key = (leg.to_owned(), s.sent);
-                if last.get(&key).is_some_and(|b| b.as_slice() == s.msg.as_bytes()) {
+                // Branches, tags and CSeq make every new message unique: the same bytes again on
+                // the same leg and direction are a retransmission, wherever they fall.
+                if !earlier.insert((leg.to_owned(), s.sent, s.msg.as_bytes().to_vec())) {
                     retransmissions += 1;
                     continue;
                 }
-                last.insert(key, s.msg.as_bytes().to_vec());
                 any = true;
                 messages += 1;
                 line(&mut text, leg, s, profile, &mut syms);
