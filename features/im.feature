@@ -80,3 +80,11 @@ Feature: Instant messages between Lync and Skype users through the gateway
       them: How are you?
       """
     And the canonical trace matches its golden
+
+  @req-17
+  Scenario: The Lync user ends the IM session with BYE
+    When the Lync user "alice@contoso.com" sends the IM "Talk later" to "carol@outlook.com"
+    Then the IM is accepted
+    When the Lync user "alice@contoso.com" ends the conversation
+    Then the session is closed with 200
+    And the canonical trace matches its golden

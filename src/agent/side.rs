@@ -477,11 +477,11 @@ impl Inner {
                 .sessions
                 .get_mut(&call_id)
                 .map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
-            if method == Some(Method::BYE) {
-                st.sessions.remove(&call_id).map(|s| (true, s.local, s.remote))
-            } else {
-                ok
+            // A BYE ends the session only when it belongs to it in CSeq order (RFC 3261 §12.2.2).
+            if method == Some(Method::BYE) && ok.as_ref().is_some_and(|(in_order, _, _)| *in_order) {
+                st.sessions.remove(&call_id);
             }
+            ok
         };
         match (method.as_ref().map(Method::as_str), session) {
             (_, None) => self.respond(id, &req, 481, "Call/Transaction Does Not Exist"),

@@ -84,11 +84,18 @@ pub(super) async fn from_enterprise(inner: &Inner, id: TxnId, req: Message) {
         Some("MESSAGE") => message_from_lync(inner, id, req).await,
         Some("BYE") => {
             let call_id = req.call_id().unwrap_or_default();
-            let known = inner.lock().sessions.remove(&call_id).is_some();
-            if known {
-                inner.reply(id, &req, 200, "OK");
-            } else {
-                inner.reply(id, &req, 481, "Call/Transaction Does Not Exist");
+            let in_order = {
+                let mut st = inner.lock();
+                let ok = st.sessions.get_mut(&call_id).map(|s| s.dialog.accepts(&req).is_ok());
+                if ok == Some(true) {
+                    st.sessions.remove(&call_id);
+                }
+                ok
+            };
+            match in_order {
+                Some(true) => inner.reply(id, &req, 200, "OK"),
+                Some(false) => inner.reply(id, &req, 500, "Server Internal Error"),
+                None => inner.reply(id, &req, 481, "Call/Transaction Does Not Exist"),
             }
         }
         _ => inner.reply(id, &req, 501, "Not Implemented"),

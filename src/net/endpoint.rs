@@ -322,7 +322,9 @@ impl Task {
                 self.record(Transport::Tcp, peer, local, TapKind::Data(bytes.clone()), None);
                 let mut frames = Vec::new();
                 let mut failed = None;
-                if let Some(conn) = self.conns.get_mut(&peer) {
+                // A chunk from an older connection to the same peer (the 4-tuple differs) still
+                // crossed the wire and is tapped, but must not feed the current one's framer.
+                if let Some(conn) = self.conns.get_mut(&peer).filter(|c| c.local == local) {
                     conn.framer.push(&bytes);
                     loop {
                         match conn.framer.next_frame() {
@@ -349,8 +351,11 @@ impl Task {
             }
             NetIn::TcpClosed { peer, local } => {
                 self.record(Transport::Tcp, peer, local, TapKind::TcpClose, None);
-                self.conns.remove(&peer);
-                self.txn.transport_error(Instant::now(), Peer { addr: peer, reliable: true });
+                // Only the current connection to this peer fails its transactions.
+                if self.conns.get(&peer).is_some_and(|c| c.local == local) {
+                    self.conns.remove(&peer);
+                    self.txn.transport_error(Instant::now(), Peer { addr: peer, reliable: true });
+                }
             }
         }
     }

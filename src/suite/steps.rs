@@ -32,6 +32,23 @@ async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String
     w.last_outcome = Some((from, outcome));
 }
 
+#[when(expr = "the {word} user {string} ends the conversation")]
+async fn when_ends_conversation(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    let user = addr(&user);
+    let ended = tokio::time::timeout(STEP_DEADLINE, w.leg(side(&kind)).end_sessions(&user)).await;
+    let outcomes = ended.unwrap_or_else(|_| panic!("{user}: BYE got no final response within {STEP_DEADLINE:?}"));
+    let last = outcomes.into_iter().last().unwrap_or_else(|| panic!("{user} has no open IM session to end"));
+    w.last_outcome = Some((user, last));
+}
+
+#[then(expr = "the session is closed with {int}")]
+async fn then_closed(w: &mut FedWorld, step: &Step, code: u16) {
+    w.begin(step).await;
+    let o = last(w);
+    assert_eq!(o.status, Some(code), "expected the BYE to be answered {code}, got {o:?}");
+}
+
 fn last(w: &FedWorld) -> &crate::agent::ImOutcome {
     &w.last_outcome.as_ref().unwrap_or_else(|| panic!("no IM was sent before this step")).1
 }
