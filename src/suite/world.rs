@@ -135,7 +135,7 @@ impl FedWorld {
         let run = self.run();
         let (seen, bad) = canonical::messages(&run.tap.events(), &run.cast);
         assert!(bad.is_empty(), "unparseable SIP on the wire: {bad:?}");
-        canonical::render(&self.title, &self.steps[..steps.min(self.steps.len())], &seen, &TraceProfile::builtin())
+        canonical::render(&self.title, &self.steps[..steps.min(self.steps.len())], &seen, TraceProfile::builtin())
     }
 
     /// The golden's name.
@@ -145,12 +145,10 @@ impl FedWorld {
 
     /// For a failed scenario: the trace so far, and its line diff against the golden, written
     /// under `reports/traces/` and printed, so the failure shows where the ladder diverged.
-    fn report_failure(&self) {
-        let run = self.run();
-        let (seen, _) = canonical::messages(&run.tap.events(), &run.cast);
+    fn report_failure(&self, seen: &[canonical::Seen]) {
         // A failed golden step is itself no traffic: leave it out of the ladder.
         let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.ends_with(GOLDEN_STEP)));
-        let so_far = canonical::render(&self.title, &self.steps[..n], &seen, &TraceProfile::builtin()).text;
+        let so_far = canonical::render(&self.title, &self.steps[..n], seen, TraceProfile::builtin()).text;
         let golden_path = config().snapshots.join(format!("{}.snap", self.golden_name()));
         let golden = std::fs::read_to_string(&golden_path).map(|g| super::golden::body(&g)).unwrap_or_default();
         let diff = similar::TextDiff::from_lines(&golden, &so_far)
@@ -180,13 +178,13 @@ impl FedWorld {
     /// Writes the capture and stops everything (called from the `after` hook, whatever the
     /// outcome). Returns the capture path and the number of SIP messages the harness saw.
     pub async fn finish(&mut self, failed: bool) -> Option<(PathBuf, usize)> {
-        if failed && self.running.is_some() {
-            self.report_failure();
-        }
         let run = self.running.as_ref()?;
         let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
         let events = run.tap.events();
         let (seen, _) = canonical::messages(&events, &run.cast);
+        if failed {
+            self.report_failure(&seen);
+        }
         let path = self.capture_path();
         if let Err(e) = crate::trace::write_pcap_file(&events, &path) {
             tracing::error!("writing {}: {e}", path.display());

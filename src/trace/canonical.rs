@@ -28,9 +28,15 @@ pub struct TraceProfile {
 
 impl TraceProfile {
     /// The profile shipped in `scenarios/trace_profile.yaml`.
-    pub fn builtin() -> Self {
-        crate::dialect::load_profile("scenarios/trace_profile.yaml", include_str!("../../scenarios/trace_profile.yaml"))
+    pub fn builtin() -> &'static Self {
+        static PROFILE: std::sync::OnceLock<TraceProfile> = std::sync::OnceLock::new();
+        PROFILE.get_or_init(|| {
+            crate::dialect::load_profile(
+                "scenarios/trace_profile.yaml",
+                include_str!("../../scenarios/trace_profile.yaml"),
+            )
             .unwrap_or_else(|e| panic!("built-in profile: {e}"))
+        })
     }
 }
 

@@ -12,7 +12,6 @@ pub struct MessageBuilder {
     start: StartLine,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
-    content_length: bool,
 }
 
 impl MessageBuilder {
@@ -53,7 +52,7 @@ impl MessageBuilder {
     }
 
     fn new(start: StartLine) -> Self {
-        Self { start, headers: Vec::new(), body: Vec::new(), content_length: true }
+        Self { start, headers: Vec::new(), body: Vec::new() }
     }
 
     /// Appends a header line.
@@ -74,12 +73,6 @@ impl MessageBuilder {
     pub fn body(mut self, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         self.headers.push(("Content-Type".into(), content_type.to_owned()));
         self.body = body.into();
-        self
-    }
-
-    /// Leaves out Content-Length (to build deliberately faulty messages in tests).
-    pub fn without_content_length(mut self) -> Self {
-        self.content_length = false;
         self
     }
 
@@ -110,9 +103,7 @@ impl MessageBuilder {
         for (n, v) in &self.headers {
             push(&mut bytes, n, v);
         }
-        if self.content_length {
-            push(&mut bytes, "Content-Length", &self.body.len().to_string());
-        }
+        push(&mut bytes, "Content-Length", &self.body.len().to_string());
         bytes.extend_from_slice(b"\r\n");
         let body_start = bytes.len();
         bytes.extend_from_slice(&self.body);

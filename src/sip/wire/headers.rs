@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::error::{Result, WireError};
-use super::message::{Message, Method, split_list};
+use super::message::{Message, Method};
 use super::names::is_token;
 use super::uri::{SipUri, write_params};
 
@@ -433,11 +433,6 @@ impl Message {
             Some(v) => Err(WireError::header_value("Date", format!("`{v}` is not `Wkd, DD Mon YYYY HH:MM:SS GMT`"))),
         }
     }
-}
-
-/// Splits a comma list; re-exported for dialect readers.
-pub fn comma_list(v: &str) -> Vec<String> {
-    split_list(v)
 }
 
 #[cfg(test)]

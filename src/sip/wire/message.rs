@@ -109,16 +109,6 @@ pub struct Message {
     body: Range<usize>,
 }
 
-/// How the bytes arrived, which decides how the body is delimited (RFC 3261 §18.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Framing {
-    /// One datagram: no Content-Length means the body runs to the end of the datagram;
-    /// octets after the announced body are ignored (RFC 4475 `dblreq`).
-    Datagram,
-    /// A byte stream: Content-Length is mandatory.
-    Stream,
-}
-
 /// The parsed head of a message (everything up to the blank line) and the body length it
 /// announces. Used by the stream framer, which must know the length before the body arrives.
 #[derive(Debug)]
@@ -427,15 +417,6 @@ impl Message {
         Cow::Owned(out)
     }
 
-    /// The raw bytes of every value of the named header (full or compact name, any case).
-    pub fn raw_values<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        let want = canonical_name(name).to_owned();
-        self.fields
-            .iter()
-            .filter(move |f| canonical_name(self.field_name(f)).eq_ignore_ascii_case(&want))
-            .map(|f| &self.bytes[f.value.clone()])
-    }
-
     /// Every value of the named header (full or compact name, any case), unfolded.
     pub fn values<'a>(&'a self, name: &str) -> impl Iterator<Item = Cow<'a, str>> + 'a {
         let want = canonical_name(name).to_owned();
@@ -452,12 +433,6 @@ impl Message {
             .iter()
             .find(|f| canonical_name(self.field_name(f)).eq_ignore_ascii_case(want))
             .map(|f| self.field_value(f))
-    }
-
-    /// The 1-based line of the first field with this name, for error messages.
-    pub fn line_of(&self, name: &str) -> Option<usize> {
-        let want = canonical_name(name);
-        self.fields.iter().find(|f| canonical_name(self.field_name(f)).eq_ignore_ascii_case(want)).map(|f| f.line)
     }
 
     /// The first value of a header that must be present.
