@@ -163,6 +163,41 @@ impl Dialog {
         })
     }
 
+    /// The dialog a SUBSCRIBE we sent forms with a NOTIFY that arrives for it, possibly before
+    /// the 2xx (RFC 6665 §4.1.2.4): remote tag = the NOTIFY's From tag, remote target = its
+    /// Contact, route set = its Record-Route in order (it is a request towards us), and the
+    /// NOTIFY's CSeq is the first remote sequence number. A 2xx arriving later changes nothing.
+    pub fn uac_by_notify(subscribe: &Message, notify: &Message) -> Result<Self, DialogError> {
+        if !notify.is_request() {
+            return Err(DialogError::NotDialogCreating(notify.summary()));
+        }
+        let call_id = subscribe.call_id()?;
+        if notify.call_id()? != call_id {
+            return Err(DialogError::NotThisDialog("Call-ID differs from the SUBSCRIBE's".into()));
+        }
+        let from = subscribe.from_addr()?;
+        let local_tag = from.tag().ok_or(DialogError::MissingTag("From"))?.to_owned();
+        if notify.to_addr()?.tag() != Some(local_tag.as_str()) {
+            return Err(DialogError::NotThisDialog("the NOTIFY's To tag is not ours".into()));
+        }
+        let remote_tag =
+            notify.from_addr()?.tag().filter(|t| !t.is_empty()).ok_or(DialogError::MissingTag("From"))?.to_owned();
+        Ok(Self {
+            role: Role::Uac,
+            state: DialogState::Confirmed,
+            key: DialogKey { call_id, local_tag, remote_tag },
+            local_seq: Some(subscribe.cseq()?.seq),
+            remote_seq: Some(notify.cseq()?.seq),
+            local_uri: from.uri,
+            remote_uri: subscribe.to_addr()?.uri,
+            local_header: subscribe.require("From")?.into_owned(),
+            remote_header: notify.require("From")?.into_owned(),
+            remote_target: require_contact(notify)?,
+            route_set: record_route(notify),
+            secure: subscribe.request_uri().is_some_and(is_sips),
+        })
+    }
+
     /// The dialog a received request creates when we answer it with `local_tag` in To
     /// (RFC 3261 §12.1.1): route set = Record-Route in order, remote target = Contact, remote
     /// sequence number = the request's CSeq. The dialog is early until [`Dialog::confirm`].
@@ -400,6 +435,45 @@ mod tests {
             .header("Call-ID", "call-1@contoso.com")
             .header("CSeq", format!("{seq} {method}"))
             .build()
+    }
+
+    #[test]
+    fn a_notify_before_the_2xx_forms_the_subscription_dialog() {
+        let sub = MessageBuilder::request(Method::SUBSCRIBE, "sip:bob@fabrikam.com")
+            .header("Via", "SIP/2.0/TCP edge.contoso.com;branch=z9hG4bKsub")
+            .header("From", "<sip:alice@contoso.com>;tag=a1")
+            .header("To", "<sip:bob@fabrikam.com>")
+            .header("Call-ID", "call-1@contoso.com")
+            .header("CSeq", "7 SUBSCRIBE")
+            .header("Contact", "<sip:alice@edge.contoso.com>")
+            .build();
+        let notify = MessageBuilder::request(Method::NOTIFY, "sip:alice@edge.contoso.com")
+            .header("Via", "SIP/2.0/TCP 10.1.1.1;branch=z9hG4bKn")
+            .header("From", "<sip:bob@fabrikam.com>;tag=b9")
+            .header("To", "<sip:alice@contoso.com>;tag=a1")
+            .header("Call-ID", "call-1@contoso.com")
+            .header("CSeq", "1 NOTIFY")
+            .header("Contact", "<sip:bob@10.1.1.1>")
+            .build();
+        let mut d = Dialog::uac_by_notify(&sub, &notify).unwrap();
+        assert_eq!(d.key().remote_tag, "b9");
+        assert_eq!(d.remote_target(), "sip:bob@10.1.1.1");
+        assert_eq!(d.local_seq(), Some(7));
+        let next = MessageBuilder::request(Method::NOTIFY, "sip:alice@edge.contoso.com")
+            .header("From", "<sip:bob@fabrikam.com>;tag=b9")
+            .header("To", "<sip:alice@contoso.com>;tag=a1")
+            .header("Call-ID", "call-1@contoso.com")
+            .header("CSeq", "1 NOTIFY")
+            .build();
+        assert!(d.accepts(&next).is_err(), "a repeated CSeq is out of order");
+        let stranger = MessageBuilder::request(Method::NOTIFY, "sip:alice@edge.contoso.com")
+            .header("From", "<sip:bob@fabrikam.com>;tag=b9")
+            .header("To", "<sip:alice@contoso.com>;tag=zz")
+            .header("Call-ID", "call-1@contoso.com")
+            .header("CSeq", "1 NOTIFY")
+            .header("Contact", "<sip:bob@10.1.1.1>")
+            .build();
+        assert!(Dialog::uac_by_notify(&sub, &stranger).is_err());
     }
 
     #[test]
