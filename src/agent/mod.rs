@@ -4,8 +4,13 @@
 //!
 //! Agents report what happened ([`AgentEvent`]); they never judge. Steps judge.
 
+mod contacts;
 mod identity;
+mod presence;
 mod side;
+mod subscriptions;
 
+pub use contacts::Answer;
 pub use identity::{Address, AddressError, Side};
-pub use side::{AgentEvent, ImOutcome, SimSide, WaitError};
+pub use presence::{Container, PrivacyMode, Shown};
+pub use side::{AgentEvent, Outcome, SimSide, WaitError};

@@ -1,6 +1,6 @@
 //! One simulated leg: an endpoint facing the gateway, the users behind it, and what they saw.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -8,6 +8,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::identity::{Address, Side};
+use super::presence::{LyncUser, Shown, SkypeUser, key};
+use super::subscriptions::{Notifier, Watch};
 use crate::dialect::lync::{self, Envelope, LyncProfile};
 use crate::dialect::skype::{self, SkypeProfile};
 use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start, token};
@@ -38,11 +40,23 @@ pub enum AgentEvent {
         /// Who ended it, as presented.
         with: String,
     },
+    /// Someone added the user as a contact: the Lync New tab alert, or a Skype contact request.
+    ContactRequest {
+        /// The requester, as presented.
+        from: String,
+    },
+    /// What the user's client shows for a contact changed.
+    Presence {
+        /// The contact, as the user addressed it.
+        of: String,
+        /// What is shown.
+        shown: Shown,
+    },
 }
 
-/// What happened to an IM the user sent.
+/// What happened to a request a user sent (an IM, a SUBSCRIBE, a search).
 #[derive(Debug, Clone)]
-pub struct ImOutcome {
+pub struct Outcome {
     /// Final status code, or `None` when no final response came.
     pub status: Option<u16>,
     /// Reason phrase.
@@ -53,16 +67,24 @@ pub struct ImOutcome {
     pub public_diagnostics: Option<MsDiagnostics>,
     /// Transport-level failure, if any.
     pub error: Option<String>,
+    /// The final response itself.
+    pub response: Option<Message>,
 }
 
-impl ImOutcome {
-    fn failed(e: &dyn std::fmt::Display) -> Self {
+impl Outcome {
+    /// A 2xx final response came.
+    pub fn is_success(&self) -> bool {
+        self.status.is_some_and(|c| (200..300).contains(&c))
+    }
+
+    pub(super) fn failed(e: &dyn std::fmt::Display) -> Self {
         Self {
             status: None,
             reason: String::new(),
             diagnostics: None,
             public_diagnostics: None,
             error: Some(e.to_string()),
+            response: None,
         }
     }
 
@@ -74,6 +96,7 @@ impl ImOutcome {
             diagnostics: diag("ms-diagnostics"),
             public_diagnostics: diag("ms-diagnostics-public"),
             error: None,
+            response: Some(r.clone()),
         }
     }
 }
@@ -93,12 +116,24 @@ pub struct WaitError {
 }
 
 #[derive(Debug)]
-struct State {
+pub(super) struct State {
     users: BTreeSet<Address>,
-    events: Vec<(Address, AgentEvent)>,
+    pub(super) events: Vec<(Address, AgentEvent)>,
     /// Faults the gateway committed towards this side (malformed SIP), for the verdict.
-    faults: Vec<String>,
-    rng: fastrand::Rng,
+    pub(super) faults: Vec<String>,
+    pub(super) rng: fastrand::Rng,
+    /// Subscriptions our users hold, by Call-ID (ordered, so iteration repeats run to run).
+    pub(super) watches: BTreeMap<String, Watch>,
+    /// Subscriptions to our users, by Call-ID.
+    pub(super) notifiers: BTreeMap<String, Notifier>,
+    /// Pool state of each Lync user (enterprise leg), by address key.
+    pub(super) lync_users: BTreeMap<String, LyncUser>,
+    /// Cloud state of each Skype user (consumer leg), by address key.
+    pub(super) skype_users: BTreeMap<String, SkypeUser>,
+    /// The pool serves PIDF to watchers that take it (instead of msrtc categories).
+    pub(super) pool_serves_pidf: bool,
+    /// Requests of ours awaiting their final response (a step boundary waits for them).
+    in_flight: usize,
     /// Lync IM sessions by Call-ID, with the local user and the remote party as presented.
     sessions: HashMap<String, Session>,
     /// Call-IDs of INVITEs we answered 2xx and whose ACK has not arrived (RFC 3261 §13.3.1.4).
@@ -113,21 +148,32 @@ struct Session {
 }
 
 #[derive(Debug)]
-struct Inner {
-    side: Side,
-    endpoint: EndpointHandle,
-    gateway: Peer,
+pub(super) struct Inner {
+    pub(super) side: Side,
+    pub(super) endpoint: EndpointHandle,
+    pub(super) gateway: Peer,
     host: String,
-    lync: LyncProfile,
-    skype: SkypeProfile,
+    pub(super) lync: LyncProfile,
+    pub(super) skype: SkypeProfile,
     state: Mutex<State>,
-    notify: Notify,
+    pub(super) notify: Notify,
+}
+
+/// Counts one of our requests as in flight until dropped.
+#[derive(Debug)]
+pub(super) struct InFlight(Arc<Inner>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().in_flight -= 1;
+        self.0.notify.notify_waiters();
+    }
 }
 
 /// A simulated leg. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SimSide {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
 impl SimSide {
@@ -148,6 +194,12 @@ impl SimSide {
                 rng: fastrand::Rng::with_seed(seed),
                 sessions: HashMap::new(),
                 awaiting_ack: BTreeSet::new(),
+                watches: BTreeMap::new(),
+                notifiers: BTreeMap::new(),
+                lync_users: BTreeMap::new(),
+                skype_users: BTreeMap::new(),
+                pool_serves_pidf: false,
+                in_flight: 0,
             }),
             notify: Notify::new(),
         });
@@ -167,7 +219,12 @@ impl SimSide {
 
     /// Adds a user behind this leg.
     pub fn add_user(&self, user: Address) {
-        self.inner.lock().users.insert(user);
+        let mut st = self.inner.lock();
+        match self.inner.side {
+            Side::Enterprise => drop(st.lync_users.entry(key(&user)).or_default()),
+            Side::Consumer => drop(st.skype_users.entry(key(&user)).or_default()),
+        }
+        st.users.insert(user);
     }
 
     /// Malformed input seen from the gateway so far.
@@ -183,7 +240,7 @@ impl SimSide {
     /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg); gives
     /// up when no final response arrives `within` (a provisional answer stops Timer B, so the
     /// transaction layer alone would wait for ever).
-    pub async fn send_im(&self, from: &Address, to: &Address, text: &str, within: Duration) -> ImOutcome {
+    pub async fn send_im(&self, from: &Address, to: &Address, text: &str, within: Duration) -> Outcome {
         let send = async {
             match self.inner.side {
                 Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
@@ -192,7 +249,7 @@ impl SimSide {
         };
         let outcome = tokio::time::timeout(within, send)
             .await
-            .unwrap_or_else(|_| ImOutcome::failed(&format!("no final response within {within:?}")));
+            .unwrap_or_else(|_| Outcome::failed(&format!("no final response within {within:?}")));
         if outcome.status.is_some_and(|c| (200..300).contains(&c)) {
             self.inner.record(from.clone(), AgentEvent::ImSent { to: to.to_string(), text: text.to_owned() });
         }
@@ -215,7 +272,7 @@ impl SimSide {
     }
 
     /// Ends every IM session `user` has (Lync BYE).
-    pub async fn end_sessions(&self, user: &Address) -> Vec<ImOutcome> {
+    pub async fn end_sessions(&self, user: &Address) -> Vec<Outcome> {
         let reqs: Vec<Message> = {
             let mut st = self.inner.lock();
             let vias: Vec<String> = (0..st.sessions.len()).map(|_| self.inner.via(&mut st.rng)).collect();
@@ -242,11 +299,20 @@ impl SimSide {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let pending = self.inner.lock().awaiting_ack.len();
-            if pending == 0 {
+            let (acks, in_flight) = {
+                let st = self.inner.lock();
+                (st.awaiting_ack.len(), st.in_flight)
+            };
+            if acks == 0 && in_flight == 0 {
                 break;
             }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+            if tokio::time::timeout_at(deadline, notified).await.is_err() && in_flight > 0 {
+                return Err(format!(
+                    "{} leg: {in_flight} request(s) still without a final response after {within:?}",
+                    self.inner.side.label()
+                ));
+            }
+            if tokio::time::Instant::now() >= deadline {
                 let ids: Vec<String> = self.inner.lock().awaiting_ack.iter().cloned().collect();
                 self.inner.lock().awaiting_ack.clear();
                 let _ = tokio::time::timeout(within, self.inner.endpoint.flush_through()).await;
@@ -302,32 +368,48 @@ impl SimSide {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn via(&self, rng: &mut fastrand::Rng) -> String {
+    pub(super) fn via(&self, rng: &mut fastrand::Rng) -> String {
         self.endpoint.via(self.gateway.reliable, rng)
     }
 
-    fn fault(&self, what: String) {
+    pub(super) fn fault(&self, what: String) {
         self.lock().faults.push(what);
         self.notify.notify_waiters();
     }
 
-    fn record(&self, user: Address, ev: AgentEvent) {
+    /// Marks a request of ours in flight until the guard drops.
+    pub(super) fn in_flight(self: &Arc<Self>) -> InFlight {
+        self.lock().in_flight += 1;
+        InFlight(Arc::clone(self))
+    }
+
+    /// Sends a request and waits for its final response, with a deadline; a step boundary
+    /// waits for it meanwhile.
+    pub(super) async fn tracked(self: &Arc<Self>, msg: Message) -> Outcome {
+        let _guard = self.in_flight();
+        match tokio::time::timeout(crate::net::IO_DEADLINE, self.request(msg)).await {
+            Ok(out) => out,
+            Err(_) => Outcome::failed(&format!("no final response within {:?}", crate::net::IO_DEADLINE)),
+        }
+    }
+
+    pub(super) fn record(&self, user: Address, ev: AgentEvent) {
         self.lock().events.push((user, ev));
         self.notify.notify_waiters();
     }
 
-    async fn request(&self, msg: Message) -> ImOutcome {
+    async fn request(&self, msg: Message) -> Outcome {
         match self.endpoint.request(msg, self.gateway).await {
-            Ok(r) => ImOutcome::from_response(&r),
-            Err(e) => ImOutcome::failed(&e),
+            Ok(r) => Outcome::from_response(&r),
+            Err(e) => Outcome::failed(&e),
         }
     }
 
-    async fn lync_send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
+    async fn lync_send_im(&self, from: &Address, to: &Address, text: &str) -> Outcome {
         let existing = {
             let mut st = self.lock();
             let via = self.via(&mut st.rng);
@@ -387,13 +469,13 @@ impl Inner {
                     let call_id = dialog.key().call_id.clone();
                     self.lock().sessions.insert(call_id, Session { local: from.clone(), remote, dialog });
                 }
-                ImOutcome::from_response(&resp)
+                Outcome::from_response(&resp)
             }
-            Err(e) => ImOutcome::failed(&e),
+            Err(e) => Outcome::failed(&e),
         }
     }
 
-    async fn skype_send_im(&self, from: &Address, to: &Address, text: &str) -> ImOutcome {
+    async fn skype_send_im(&self, from: &Address, to: &Address, text: &str) -> Outcome {
         let msg = {
             let mut st = self.lock();
             let via = self.via(&mut st.rng);
@@ -404,23 +486,40 @@ impl Inner {
         self.request(msg).await
     }
 
-    fn respond(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
+    pub(super) fn respond(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
+        self.respond_with(id, req, code, reason, |b| b);
+    }
+
+    /// Responds with extra headers.
+    pub(super) fn respond_with(
+        &self,
+        id: TxnId,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        more: impl FnOnce(MessageBuilder) -> MessageBuilder,
+    ) {
         let tag = token(&mut self.lock().rng, 10);
-        self.endpoint.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
+        self.endpoint.respond(id, more(MessageBuilder::response_to(req, code, reason, Some(&tag))).build());
     }
 
     /// The local user a request is for, when it is one of ours.
-    fn target(&self, req: &Message) -> Option<Address> {
+    pub(super) fn target(&self, req: &Message) -> Option<Address> {
         let to = req.to_addr().ok()?.sip_uri().ok()?;
         let addr: Address = to.address_of_record().parse().ok()?;
         self.lock().users.contains(&addr).then_some(addr)
     }
 
-    fn sender(req: &Message) -> String {
+    pub(super) fn sender(req: &Message) -> String {
         req.from_addr().map(|a| a.uri.trim_start_matches("sip:").to_owned()).unwrap_or_default()
     }
 
-    fn on_request(&self, id: TxnId, req: Message) {
+    fn on_request(self: &Arc<Self>, id: TxnId, req: Message) {
+        match req.method().map(Method::as_str) {
+            Some("SUBSCRIBE") => return self.on_subscribe(id, &req),
+            Some("NOTIFY" | "BENOTIFY") => return self.on_notify(id, &req),
+            _ => {}
+        }
         match self.side {
             Side::Enterprise => self.lync_on_request(id, req),
             Side::Consumer => self.skype_on_request(id, req),
@@ -446,6 +545,14 @@ impl Inner {
                 return;
             };
             let from = Self::sender(&req);
+            let from_key = from.parse::<Address>().map(|a| key(&a)).unwrap_or_default();
+            let allowed = self.lock().lync_users.get(&key(&user)).is_none_or(|u| u.takes_im_from(&from_key));
+            if !allowed {
+                // Everything from the gateway is public cloud: the user's privacy choice or a
+                // block refuses it, and the user sees nothing (PROTOCOL.md §1.3 step 5).
+                self.respond(id, &req, 403, "Forbidden");
+                return;
+            }
             let tag = token(&mut self.lock().rng, 10);
             let text = lync::first_message(&req);
             let b = MessageBuilder::response_to(&req, 200, "OK", Some(&tag))
@@ -528,6 +635,13 @@ async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedR
     while let Some(ev) = incoming.recv().await {
         match ev {
             Incoming::Request { id, msg, .. } => inner.on_request(id, msg),
+            Incoming::Stray { msg, .. } if msg.cseq().is_ok_and(|c| c.method == Method::BENOTIFY) => {
+                inner.fault(format!(
+                    "{} leg: the gateway answered a BENOTIFY ({}), which expects no response (PROTOCOL.md §6 req 12)",
+                    inner.side.label(),
+                    msg.summary()
+                ));
+            }
             Incoming::Stray { msg, .. } => {
                 if msg.method() == Some(&Method::ACK)
                     && let Ok(call_id) = msg.call_id()

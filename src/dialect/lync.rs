@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use super::categories::{self, BatchSub, StateCategory};
+use super::pidf::{self, Pidf};
 use crate::sip::wire::ms::MsTextFormat;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
@@ -22,6 +24,16 @@ pub struct LyncProfile {
     pub accept_types: String,
     /// ms-keep-alive header value.
     pub keep_alive: String,
+    /// Supported tokens of a presence SUBSCRIBE, one header line each.
+    pub subscribe_supported: Vec<String>,
+    /// Proxy-Require of a presence SUBSCRIBE.
+    pub subscribe_proxy_require: String,
+    /// Require of a batched (adhoclist) SUBSCRIBE.
+    pub subscribe_require: String,
+    /// Accept of a presence SUBSCRIBE.
+    pub presence_accept: String,
+    /// Expires a subscription asks for.
+    pub subscription_expires: u32,
 }
 
 impl LyncProfile {
@@ -113,3 +125,102 @@ pub fn message_text(msg: &Message) -> Option<String> {
 
 /// Content-Type of an in-dialog IM MESSAGE.
 pub const IM_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
+
+/// A Lync availability value (PROTOCOL.md §4.1) as the harness's Lync side publishes and
+/// reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Availability(pub u32);
+
+impl Availability {
+    /// Available.
+    pub const AVAILABLE: Self = Self(3500);
+    /// Busy.
+    pub const BUSY: Self = Self(6500);
+    /// Away.
+    pub const AWAY: Self = Self(15500);
+    /// Offline: what the Blocked container (32000) publishes.
+    pub const OFFLINE: Self = Self(18500);
+
+    /// The pool's PIDF rendering for a watcher that accepts only PIDF ([MS-PRES] "only the
+    /// subset required for interoperability"): basic and one RPID activity, by band.
+    pub fn to_pidf(self, entity: &str) -> Pidf {
+        let (open, activity) = match self.0 {
+            3000..=5999 => (true, None),
+            6000..=11999 => (true, Some("busy")),
+            12000..=17999 => (true, Some("away")),
+            _ => (false, None),
+        };
+        Pidf { entity: entity.to_owned(), open, activities: activity.into_iter().map(String::from).collect() }
+    }
+
+    /// What a Lync client shows for a PIDF document: the published value of the band.
+    pub fn from_pidf(p: &Pidf) -> Self {
+        let has = |a: &str| p.activities.iter().any(|x| x == a);
+        match (p.open, has("busy"), has("away")) {
+            (false, _, _) => Self::OFFLINE,
+            (true, true, _) => Self::BUSY,
+            (true, false, true) => Self::AWAY,
+            _ => Self::AVAILABLE,
+        }
+    }
+}
+
+/// A presence SUBSCRIBE from a Lync watcher (`scenarios/dialects/flows.md`): `accept` as
+/// the client offers it, and a batched body with `<context/>` for a just-added contact.
+pub fn presence_subscribe(
+    profile: &LyncProfile,
+    env: &Envelope<'_>,
+    accept: &str,
+    expires: u32,
+    action_id: &str,
+) -> Message {
+    let mut b = MessageBuilder::request(Method::SUBSCRIBE, env.to_uri)
+        .header("Via", env.via)
+        .header("Max-Forwards", 70)
+        .header("From", format!("<{}>;tag={};epid={}", env.from_uri, env.from_tag, env.epid))
+        .header("To", format!("<{}>", env.to_uri))
+        .header("Call-ID", env.call_id)
+        .header("CSeq", "1 SUBSCRIBE")
+        .header("Contact", format!("<{}>", env.contact))
+        .header("User-Agent", &profile.user_agent)
+        .header("Event", "presence")
+        .header("Accept", accept);
+    for s in &profile.subscribe_supported {
+        b = b.header("Supported", s);
+    }
+    let body = BatchSub { owner: env.from_uri.to_owned(), resources: vec![(env.to_uri.to_owned(), true)] };
+    b.header("Proxy-Require", &profile.subscribe_proxy_require)
+        .header("Require", &profile.subscribe_require)
+        .header("Expires", expires)
+        .body(categories::BATCH_SUB, body.render(action_id).into_bytes())
+        .build()
+}
+
+/// The presence body a Lync pool serves a watcher: msrtc categories unless the watcher's
+/// Accept lacks them (or the pool is set to serve PIDF and the watcher takes it).
+pub fn presence_body(accept: &str, prefer_pidf: bool, entity: &str, a: Availability) -> (&'static str, String) {
+    let takes = |t: &str| accept.split(',').any(|x| x.trim().eq_ignore_ascii_case(t));
+    let pidf = takes(pidf::CONTENT_TYPE) && (prefer_pidf || !takes(categories::CATEGORIES));
+    if pidf {
+        (pidf::CONTENT_TYPE, a.to_pidf(entity).render())
+    } else {
+        let doc = StateCategory { uri: entity.to_owned(), availability: Some(a.0) };
+        (categories::CATEGORIES, doc.render(PUBLISH_TIME))
+    }
+}
+
+/// The `publishTime` the simulated pool writes: fixed, so captures repeat run to run.
+const PUBLISH_TIME: &str = "2026-01-01T00:00:00Z";
+
+/// What a Lync watcher shows for a notification body, if it carries presence.
+pub fn shown_availability(msg: &Message) -> Result<Option<Availability>, String> {
+    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else { return Ok(None) };
+    let body = String::from_utf8_lossy(msg.body());
+    match ct.essence.as_str() {
+        categories::CATEGORIES => {
+            StateCategory::parse(&body).map(|c| c.availability.map(Availability)).map_err(|e| e.to_string())
+        }
+        pidf::CONTENT_TYPE => Pidf::parse(&body).map(|p| Some(Availability::from_pidf(&p))).map_err(|e| e.to_string()),
+        other => Err(format!("a presence notification of type {other}")),
+    }
+}

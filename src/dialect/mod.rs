@@ -2,8 +2,11 @@
 //! readers the harness's simulated users speak. Profiles are data in `scenarios/dialects/`.
 //! The reference gateway has its own translation code and never calls into this module.
 
+pub mod categories;
 pub mod lync;
+pub mod pidf;
 pub mod skype;
+pub mod xml;
 
 use serde::de::DeserializeOwned;
 

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::pidf::Pidf;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
 /// The profile, loaded from `scenarios/dialects/skype-consumer.yaml`.
@@ -14,6 +15,10 @@ pub struct SkypeProfile {
     pub user_agent: String,
     /// Content-Type of an IM.
     pub im_content_type: String,
+    /// Accept of a presence SUBSCRIBE.
+    pub presence_accept: String,
+    /// Expires a subscription asks for.
+    pub subscription_expires: u32,
 }
 
 impl SkypeProfile {
@@ -54,4 +59,115 @@ pub fn message_text(msg: &Message) -> Option<String> {
     let ct = msg.content_type().ok().flatten()?;
     (msg.method() == Some(&Method::MESSAGE) && ct.essence == "text/plain")
         .then(|| String::from_utf8_lossy(msg.body()).into_owned())
+}
+
+/// A Skype user's status as the consumer cloud knows it (PROTOCOL.md §4.1, §9.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SkypeState {
+    /// Online.
+    Online,
+    /// Away.
+    Away,
+    /// Busy: "Do Not Disturb" in the Skype UI.
+    Busy,
+    /// Invisible: online, shown to others as offline.
+    Invisible,
+    /// Offline.
+    Offline,
+}
+
+impl std::str::FromStr for SkypeState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "Online" => Self::Online,
+            "Away" => Self::Away,
+            "Busy" => Self::Busy,
+            "Invisible" => Self::Invisible,
+            "Offline" => Self::Offline,
+            other => return Err(format!("`{other}` is not a Skype status (Online, Away, Busy, Invisible, Offline)")),
+        })
+    }
+}
+
+impl SkypeState {
+    /// The PIDF the cloud publishes for this status.
+    pub fn to_pidf(self, entity: &str) -> Pidf {
+        let (open, activity) = match self {
+            Self::Online => (true, None),
+            Self::Away => (true, Some("away")),
+            Self::Busy => (true, Some("busy")),
+            Self::Invisible | Self::Offline => (false, None),
+        };
+        Pidf { entity: entity.to_owned(), open, activities: activity.into_iter().map(String::from).collect() }
+    }
+
+    /// What a Skype client shows for a PIDF document.
+    pub fn from_pidf(p: &Pidf) -> Self {
+        let has = |a: &str| p.activities.iter().any(|x| x == a);
+        match (p.open, has("busy"), has("away")) {
+            (false, _, _) => Self::Offline,
+            (true, true, _) => Self::Busy,
+            (true, false, true) => Self::Away,
+            _ => Self::Online,
+        }
+    }
+}
+
+/// Addresses and ids of one request from the cloud, supplied by the agent.
+#[derive(Debug, Clone)]
+pub struct Envelope<'a> {
+    /// Via value (with branch).
+    pub via: &'a str,
+    /// Sender URI.
+    pub from_uri: &'a str,
+    /// Sender tag.
+    pub from_tag: &'a str,
+    /// Target URI (also the Request-URI).
+    pub to_uri: &'a str,
+    /// Call-ID.
+    pub call_id: &'a str,
+}
+
+impl Envelope<'_> {
+    fn request(&self, method: Method, cseq: &str) -> MessageBuilder {
+        MessageBuilder::request(method, self.to_uri)
+            .header("Via", self.via)
+            .header("Max-Forwards", 70)
+            .header("From", format!("<{}>;tag={}", self.from_uri, self.from_tag))
+            .header("To", format!("<{}>", self.to_uri))
+            .header("Call-ID", self.call_id)
+            .header("CSeq", cseq)
+    }
+}
+
+/// A presence SUBSCRIBE from the cloud on behalf of a Skype user (a contact request).
+pub fn presence_subscribe(profile: &SkypeProfile, env: &Envelope<'_>, contact: &str, expires: u32) -> Message {
+    env.request(Method::SUBSCRIBE, "1 SUBSCRIBE")
+        .header("Contact", format!("<{contact}>"))
+        .header("User-Agent", &profile.user_agent)
+        .header("Event", "presence")
+        .header("Accept", &profile.presence_accept)
+        .header("Expires", expires)
+        .build()
+}
+
+/// A directory search for an address: an OPTIONS to it.
+pub fn search(profile: &SkypeProfile, env: &Envelope<'_>) -> Message {
+    env.request(Method::OPTIONS, "1 OPTIONS")
+        .header("User-Agent", &profile.user_agent)
+        .header("Accept", "application/sdp")
+        .build()
+}
+
+/// What a Skype watcher shows for a notification body, if it carries presence.
+pub fn shown_state(msg: &Message) -> Result<Option<SkypeState>, String> {
+    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else { return Ok(None) };
+    if ct.essence != super::pidf::CONTENT_TYPE {
+        return Err(format!("a presence notification of type {}", ct.essence));
+    }
+    Pidf::parse(&String::from_utf8_lossy(msg.body()))
+        .map(|p| Some(SkypeState::from_pidf(&p)))
+        .map_err(|e| e.to_string())
 }

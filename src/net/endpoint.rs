@@ -185,7 +185,8 @@ impl EndpointHandle {
 
 /// How long one connect or write may block the endpoint task: a peer that stops reading must
 /// not freeze timers and commands.
-const IO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a connect, a write or a client transaction's answer may take before it counts as lost.
+pub const IO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A random token of `n` alphanumerics (tags, branches, Call-IDs).
 pub fn token(rng: &mut fastrand::Rng, n: usize) -> String {

@@ -2,6 +2,7 @@
 //! (not under `tests/`) because both `cargo test` (`tests/conformance.rs`) and `fedcert run`
 //! execute the same features with the same steps.
 
+mod contact_steps;
 pub(crate) mod golden;
 mod steps;
 mod world;

@@ -49,7 +49,7 @@ async fn then_closed(w: &mut FedWorld, step: &Step, code: u16) {
     assert_eq!(o.status, Some(code), "expected the BYE to be answered {code}, got {o:?}");
 }
 
-fn last(w: &FedWorld) -> &crate::agent::ImOutcome {
+fn last(w: &FedWorld) -> &crate::agent::Outcome {
     &w.last_outcome.as_ref().unwrap_or_else(|| panic!("no IM was sent before this step")).1
 }
 

@@ -8,11 +8,11 @@ use std::time::Duration;
 use cucumber::gherkin::Step;
 
 use super::config;
-use crate::agent::{Address, ImOutcome, Side, SimSide};
+use crate::agent::{Address, Outcome, Side, SimSide};
 use crate::gateway::{Gateway, NextHops};
 use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
-use crate::trace::canonical::{self, Cast, Rendered, TraceProfile};
+use crate::trace::canonical::{self, Cast, Rendered, StepLine, TraceProfile};
 
 /// The text of the step that compares a scenario's trace with its golden.
 pub const GOLDEN_STEP: &str = "the canonical trace matches its golden";
@@ -43,12 +43,12 @@ pub struct FedWorld {
     pub title: String,
     /// Feature file stem (`im`).
     pub feature: String,
-    /// Step titles so far (`When "…" sends …`).
-    pub steps: Vec<String>,
+    /// Steps so far (`When "…" sends …`).
+    pub steps: Vec<StepLine>,
     /// The users of each leg.
     pub users: BTreeMap<(Side, Address), ()>,
     /// Outcome of the last IM sent.
-    pub last_outcome: Option<(Address, ImOutcome)>,
+    pub last_outcome: Option<(Address, Outcome)>,
 }
 
 /// Golden/capture names taken in this run.
@@ -109,11 +109,16 @@ impl FedWorld {
     }
 
     /// Marks a step boundary: brings both legs to rest, then starts counting traffic for the
-    /// new step. A missing ACK from the previous step fails here.
+    /// new step, unless it is a check (`Then`): traffic during a check belongs to the action
+    /// it checks, so the trace does not depend on how fast the gateway forwards. A missing
+    /// ACK from the previous step fails here.
     pub async fn begin(&mut self, step: &Step) {
         self.settle().await;
-        self.steps.push(format!("{}{}", step.keyword, step.value));
-        self.run().tap.set_step(self.steps.len());
+        let check = step.ty == cucumber::gherkin::StepType::Then;
+        self.steps.push(StepLine { text: format!("{}{}", step.keyword, step.value), check });
+        if !check {
+            self.run().tap.set_step(self.steps.len());
+        }
     }
 
     async fn settle(&self) {
@@ -122,6 +127,11 @@ impl FedWorld {
         if let Err(e) = a.and(b) {
             panic!("after step {}: {e}", self.steps.len());
         }
+    }
+
+    /// The outcome of the last request a step sent.
+    pub fn last(&self) -> &Outcome {
+        &self.last_outcome.as_ref().unwrap_or_else(|| panic!("no request was sent before this step")).1
     }
 
     /// Adds a user to a leg.
@@ -147,7 +157,7 @@ impl FedWorld {
     /// under `reports/traces/` and printed, so the failure shows where the ladder diverged.
     fn report_failure(&self, seen: &[canonical::Seen]) {
         // A failed golden step is itself no traffic: leave it out of the ladder.
-        let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.ends_with(GOLDEN_STEP)));
+        let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.text.ends_with(GOLDEN_STEP)));
         let so_far = canonical::render(&self.title, &self.steps[..n], seen, TraceProfile::builtin()).text;
         let golden_path = config().snapshots.join(format!("{}.snap", self.golden_name()));
         let golden = std::fs::read_to_string(&golden_path).map(|g| super::golden::body(&g)).unwrap_or_default();

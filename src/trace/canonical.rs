@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use crate::dialect::categories::{self, BatchSub, StateCategory};
+use crate::dialect::pidf::{self, Pidf};
 use crate::net::{TapEvent, TapKind, Transport};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::{Frame, Message, SipUri, StreamFramer};
@@ -139,17 +141,27 @@ pub struct Rendered {
     pub messages: usize,
 }
 
+/// One scenario step as the trace lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepLine {
+    /// Keyword and text.
+    pub text: String,
+    /// A check (`Then`): it waits for and judges what the action before it caused, so that
+    /// action's traffic is recorded under the action, however long the gateway takes.
+    pub check: bool,
+}
+
 /// Renders the canonical trace of one scenario.
-pub fn render(title: &str, steps: &[String], seen: &[Seen], profile: &TraceProfile) -> Rendered {
+pub fn render(title: &str, steps: &[StepLine], seen: &[Seen], profile: &TraceProfile) -> Rendered {
     let mut text = String::new();
     let _ = writeln!(text, "scenario: {title}");
     let _ = writeln!(text, "profiles: enterprise lync-2013, consumer skype-consumer, trace {}", profile.name);
     let mut syms = Symbols::default();
     let mut earlier: BTreeSet<(String, bool, Vec<u8>)> = BTreeSet::new();
     let (mut retransmissions, mut messages) = (0, 0);
-    for (i, title) in steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         let n = i + 1;
-        let _ = writeln!(text, "step {n}  {title}");
+        let _ = writeln!(text, "step {n}  {}", step.text);
         let mut any = false;
         for leg in ["enterprise", "consumer"] {
             for s in seen.iter().filter(|s| s.step == n && s.leg == leg) {
@@ -167,7 +179,7 @@ pub fn render(title: &str, steps: &[String], seen: &[Seen], profile: &TraceProfi
                 line(&mut text, leg, s, profile, &mut syms);
             }
         }
-        if !any {
+        if !any && !step.check {
             let _ = writeln!(text, "  (no traffic)");
         }
     }
@@ -220,6 +232,13 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
             // A Warning's agent and text name the product; its code is what conformance
             // concerns (RFC 3261 §20.43).
             let v = if name.eq_ignore_ascii_case("Warning") { v.split(' ').next().unwrap_or("").into() } else { v };
+            // The expiry a notifier reports counts down (RFC 6665 §4.2.2); state and reason
+            // are what conformance concerns.
+            let v = if name.eq_ignore_ascii_case("Subscription-State") {
+                v.split(';').filter(|p| !p.trim().starts_with("expires=")).collect::<Vec<_>>().join(";").into()
+            } else {
+                v
+            };
             details.push(format!("{name}: {v}"));
         }
     }
@@ -267,6 +286,32 @@ fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
                 )
             })
             .collect(),
+        categories::CATEGORIES => vec![match StateCategory::parse(&body) {
+            Ok(c) => match c.availability {
+                Some(a) => format!("categories: {} availability {a}", show_uri(&c.uri, syms)),
+                None => format!("categories: {} (no state)", show_uri(&c.uri, syms)),
+            },
+            Err(e) => format!("categories: unreadable ({e})"),
+        }],
+        categories::BATCH_SUB => vec![match BatchSub::parse(&body) {
+            Ok(b) => {
+                let res: Vec<String> = b
+                    .resources
+                    .iter()
+                    .map(|(uri, ctx)| format!("{}{}", show_uri(uri, syms), if *ctx { " (new contact)" } else { "" }))
+                    .collect();
+                format!("batchSub: {}", res.join(", "))
+            }
+            Err(e) => format!("batchSub: unreadable ({e})"),
+        }],
+        pidf::CONTENT_TYPE => vec![match Pidf::parse(&body) {
+            Ok(p) => {
+                let basic = if p.open { "open" } else { "closed" };
+                let acts = p.activities.iter().map(|a| format!(" {a}")).collect::<String>();
+                format!("pidf: {} {basic}{acts}", show_uri(&p.entity, syms))
+            }
+            Err(e) => format!("pidf: unreadable ({e})"),
+        }],
         other => vec![format!("body: {other}, {} bytes", m.body().len())],
     }
 }
