@@ -2,15 +2,15 @@
 //! PROTOCOL.md §1.5) on the enterprise leg, pager-mode MESSAGE (RFC 3428, §9.2) on the
 //! consumer leg, both directions.
 
+use super::policy::aor;
 use super::{ImSession, Inner, Msa};
 use crate::net::token;
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
-use crate::sip::wire::{Message, MessageBuilder, Method, SipUri};
+use crate::sip::wire::{Message, MessageBuilder, Method};
 
 const NOT_FOUND_DIAG: &str = "Destination URI either not enabled for SIP or does not exist";
-const NOT_AUTHORIZED: &str = "From URI not authorized to communicate with federated partners";
 const TEXT: &str = "text/plain; charset=UTF-8";
 const ACCEPT_TYPES: &str = "text/plain multipart/alternative text/html";
 
@@ -20,28 +20,24 @@ fn im_sdp(host: &str, media_uri: &str) -> String {
     )
 }
 
-fn aor(uri: &str) -> Option<String> {
-    SipUri::parse(uri).ok().map(|u| u.address_of_record())
-}
-
 impl Inner {
-    fn tag(&self) -> String {
+    pub(super) fn tag(&self) -> String {
         token(&mut self.lock().rng, 10)
     }
 
-    fn reply(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
+    pub(super) fn reply(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
         let tag = self.tag();
         self.enterprise.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
     }
 
-    fn reply_consumer(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
+    pub(super) fn reply_consumer(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
         let tag = self.tag();
         self.consumer.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
     }
 
     /// 404 towards Lync with diagnostics explaining the unknown target (req 30: the public
     /// copy carries no `source`).
-    fn reply_not_found(&self, id: TxnId, req: &Message) {
+    pub(super) fn reply_not_found(&self, id: TxnId, req: &Message) {
         let tag = self.tag();
         let resp = MessageBuilder::response_to(req, 404, "Not Found", Some(&tag))
             .header("ms-diagnostics", MsDiagnostics::render(4005, NOT_FOUND_DIAG, Some(&self.config.fqdn)))
@@ -51,7 +47,7 @@ impl Inner {
     }
 
     /// The Lync-side URI of a Skype account, honouring seeded defects.
-    fn present(&self, msa: &Msa) -> String {
+    pub(super) fn present(&self, msa: &Msa) -> String {
         if self.config.defects.undecorated_custom_domains {
             return msa.consumer_uri();
         }
@@ -108,14 +104,8 @@ async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
         inner.reply(id, &req, 400, "Bad From");
         return;
     };
-    let from_domain = from.rsplit('@').next().unwrap_or_default();
-    if !ns.is_enterprise(from_domain) || !inner.config.enterprise_users.contains(&from) {
-        let tag = inner.tag();
-        let resp = MessageBuilder::response_to(&req, 403, "Forbidden", Some(&tag))
-            .header("Warning", format!("399 {} \"{NOT_AUTHORIZED}\"", inner.config.fqdn))
-            .build();
-        inner.enterprise.respond(id, resp);
-        return;
+    if !inner.lync_user_enabled(&from) {
+        return inner.reply_not_authorized(id, &req);
     }
     let target = req.request_uri().unwrap_or_default().to_owned();
     let Ok(msa) = ns.msa_of_lync_uri(&target) else {
@@ -170,12 +160,11 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     if req.method() != Some(&Method::MESSAGE) {
         return inner.reply_consumer(id, &req, 501, "Not Implemented");
     }
+    if let Some(refusal) = inner.consumer_refusal(&req) {
+        return inner.reply_consumer_refusal(id, &req, refusal);
+    }
     let ns = &inner.config.namespaces;
     let target = req.request_uri().and_then(aor).unwrap_or_default();
-    let domain = target.rsplit('@').next().unwrap_or_default();
-    if !ns.is_enterprise(domain) || !inner.config.enterprise_users.contains(&target) {
-        return inner.reply_consumer(id, &req, 404, "Not Found");
-    }
     let Some(msa) = req.from_addr().ok().and_then(|f| ns.msa_of_consumer_uri(&f.uri)) else {
         return inner.reply_consumer(id, &req, 400, "Bad From");
     };

@@ -13,6 +13,9 @@ pub struct Namespaces {
     pub consumer_domains: Vec<String>,
     /// Enterprise SIP domains provisioned for federation with the gateway.
     pub enterprise_domains: Vec<String>,
+    /// Domains of legacy Skype names without a Microsoft account (`skype.com`): such users
+    /// cannot federate (flows.md, "Identities").
+    pub legacy_domains: Vec<String>,
 }
 
 impl Default for Namespaces {
@@ -21,6 +24,7 @@ impl Default for Namespaces {
             routing_domain: "msn.com".into(),
             consumer_domains: ["msn.com", "outlook.com", "live.com", "hotmail.com"].map(String::from).to_vec(),
             enterprise_domains: Vec::new(),
+            legacy_domains: vec!["skype.com".into()],
         }
     }
 }
@@ -67,6 +71,11 @@ impl Namespaces {
     /// True for a provisioned enterprise domain.
     pub fn is_enterprise(&self, domain: &str) -> bool {
         self.enterprise_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// True for a legacy Skype name's domain.
+    pub fn is_legacy(&self, domain: &str) -> bool {
+        self.legacy_domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
     /// Lync-side URI → MSA (rules 1–3): `local(domain)@msn.com` → `local@domain`; a consumer

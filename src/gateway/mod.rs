@@ -3,10 +3,17 @@
 //! its own loopback port. It translates with its own code: it shares the SIP syntax layers with
 //! the harness, never the dialect semantics, so one misreading cannot hide on both sides.
 
+mod availability;
+mod categories;
 mod im;
 pub mod mapping;
+mod pidf;
+mod policy;
+mod presence;
+mod subscription;
+mod xml;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -15,7 +22,9 @@ use serde::Deserialize;
 use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::Peer;
+use crate::sip::wire::Method;
 pub use mapping::{Msa, Namespaces};
+use subscription::SubscriptionPair;
 
 /// Deliberate defects, for proving that the suite catches a broken gateway.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -25,6 +34,10 @@ pub struct Defects {
     /// `bob(contoso.com)@msn.com`): breaks PROTOCOL.md §6 req 4.
     #[serde(default)]
     pub undecorated_custom_domains: bool,
+    /// Serve every Skype watcher of a Lync user the latest state any watcher's subscription
+    /// returned: leaks a blocked watcher's view (breaks PROTOCOL.md §6 req 8).
+    #[serde(default)]
+    pub shared_presence_cache: bool,
 }
 
 /// The gateway's configuration (from the SUT profile).
@@ -68,6 +81,26 @@ struct State {
     rng: fastrand::Rng,
     /// Enterprise-leg IM sessions by Call-ID.
     sessions: HashMap<String, ImSession>,
+    /// Bridged presence subscriptions by creation order.
+    subscriptions: BTreeMap<u64, SubscriptionPair>,
+    /// Both legs' Call-IDs of each subscription pair (the two sides draw Call-IDs separately,
+    /// so only leg and Call-ID together are unique).
+    subscription_ids: HashMap<(Leg, String), u64>,
+    next_subscription: u64,
+}
+
+impl State {
+    fn pair_mut(&mut self, leg: Leg, call_id: &str) -> Option<&mut SubscriptionPair> {
+        let id = self.subscription_ids.get(&(leg, call_id.to_owned()))?;
+        self.subscriptions.get_mut(id)
+    }
+
+    fn remove_pair(&mut self, id: u64) {
+        if let Some(p) = self.subscriptions.remove(&id) {
+            self.subscription_ids.remove(&(p.watcher_leg, p.watcher.key().call_id.clone()));
+            self.subscription_ids.remove(&(p.notifier_leg(), p.far_call_id));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -95,7 +128,14 @@ impl Gateway {
             config,
             enterprise,
             consumer,
-            state: Mutex::new(State { next_hops: None, rng: fastrand::Rng::with_seed(seed), sessions: HashMap::new() }),
+            state: Mutex::new(State {
+                next_hops: None,
+                rng: fastrand::Rng::with_seed(seed),
+                sessions: HashMap::new(),
+                subscriptions: BTreeMap::new(),
+                subscription_ids: HashMap::new(),
+                next_subscription: 0,
+            }),
         });
         tokio::spawn(serve(Arc::clone(&inner), e_in, Leg::Enterprise));
         tokio::spawn(serve(Arc::clone(&inner), c_in, Leg::Consumer));
@@ -124,10 +164,19 @@ impl Gateway {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Leg {
     Enterprise,
     Consumer,
+}
+
+impl Leg {
+    fn other(self) -> Self {
+        match self {
+            Self::Enterprise => Self::Consumer,
+            Self::Consumer => Self::Enterprise,
+        }
+    }
 }
 
 impl Inner {
@@ -149,11 +198,19 @@ async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedRece
         match ev {
             Incoming::Request { id, msg, .. } => {
                 let inner = Arc::clone(&inner);
+                // Taken here, in arrival order: each request runs in its own task.
+                let mut turn = presence::Turn::take(&inner, leg, &msg);
                 tokio::spawn(async move {
-                    match leg {
-                        Leg::Enterprise => im::from_enterprise(&inner, id, msg).await,
-                        Leg::Consumer => im::from_consumer(&inner, id, msg).await,
+                    turn.wait().await;
+                    let method = msg.method().map(Method::as_str);
+                    match (leg, method) {
+                        (_, Some("SUBSCRIBE" | "NOTIFY" | "BENOTIFY")) | (Leg::Consumer, Some("OPTIONS")) => {
+                            presence::handle(&inner, leg, id, msg).await;
+                        }
+                        (Leg::Enterprise, _) => im::from_enterprise(&inner, id, msg).await,
+                        (Leg::Consumer, _) => im::from_consumer(&inner, id, msg).await,
                     }
+                    drop(turn);
                 });
             }
             Incoming::Stray { .. } => {}
