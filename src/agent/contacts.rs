@@ -77,10 +77,13 @@ impl SimSide {
             }
         }
         // Pending subscriptions become active (a state change: NOTIFY); a block also reaches
-        // an already active one, whose state changes to Offline.
+        // an already active one, whose state changes to Offline. Both sets are taken before
+        // either is notified, so no subscription hears twice.
+        let was_active = self.inner.active_ids(user, &w);
         self.inner.notify_matching(user, Some(&w), Note::Active { change: false }, |n| !n.active).await;
         if answer == Answer::Block {
-            self.inner.notify_matching(user, Some(&w), Note::Active { change: true }, |n| n.active).await;
+            let pick = |n: &super::subscriptions::Notifier| was_active.contains(&n.dialog.key().call_id);
+            self.inner.notify_matching(user, Some(&w), Note::Active { change: true }, pick).await;
         }
         Ok(())
     }
@@ -179,6 +182,13 @@ impl SimSide {
     /// The pool answers watchers that take PIDF with PIDF rather than msrtc categories.
     pub fn pool_serves_pidf(&self) {
         self.inner.lock().pool_serves_pidf = true;
+    }
+
+    /// Whether a subscription from `watcher` to `user` is still open on this side.
+    pub fn watched_by(&self, user: &Address, watcher: &Address) -> bool {
+        let w = key(watcher);
+        let st = self.inner.lock();
+        st.notifiers.values().any(|n| &n.user == user && n.watcher.parse::<Address>().is_ok_and(|a| key(&a) == w))
     }
 
     /// A Lync user's subscriber entry for `watcher`: `Some(acknowledged)`.

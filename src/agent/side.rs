@@ -500,7 +500,20 @@ impl Inner {
         more: impl FnOnce(MessageBuilder) -> MessageBuilder,
     ) {
         let tag = token(&mut self.lock().rng, 10);
-        self.endpoint.respond(id, more(MessageBuilder::response_to(req, code, reason, Some(&tag))).build());
+        self.respond_tagged(id, req, code, reason, &tag, more);
+    }
+
+    /// Responds with our dialog's tag (added to To when the request's To has none).
+    pub(super) fn respond_tagged(
+        &self,
+        id: TxnId,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        tag: &str,
+        more: impl FnOnce(MessageBuilder) -> MessageBuilder,
+    ) {
+        self.endpoint.respond(id, more(MessageBuilder::response_to(req, code, reason, Some(tag))).build());
     }
 
     /// The local user a request is for, when it is one of ours.

@@ -3,11 +3,13 @@
 //! (the gateway subscribed to one of our users on behalf of a far-side watcher). Who may see
 //! what is decided by the pool's and the cloud's state in [`super::presence`].
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use tokio::sync::{mpsc, oneshot};
 
 use super::identity::{Address, Side};
 use super::presence::{Access, Authorization, Shown, key};
-use super::side::{AgentEvent, Inner, Outcome};
+use super::side::{AgentEvent, InFlight, Inner, Outcome};
 use crate::dialect::lync::{self, Availability, Envelope};
 use crate::dialect::skype;
 use crate::net::token;
@@ -46,6 +48,18 @@ pub(super) struct Notifier {
     pub benotify: bool,
     /// Granted expiry, echoed in Subscription-State.
     pub expires: u32,
+    /// Notifications waiting their turn: one at a time per subscription, each after the
+    /// previous one's answer (RFC 6665 §4.2.2), in the order they were decided.
+    pub queue: mpsc::UnboundedSender<Queued>,
+}
+
+/// A notification waiting for its turn.
+#[derive(Debug)]
+pub(super) struct Queued {
+    note: Note,
+    done: oneshot::Sender<()>,
+    /// Keeps a step boundary waiting until it has been sent and answered.
+    _in_flight: InFlight,
 }
 
 /// What a notification says.
@@ -110,7 +124,7 @@ impl Inner {
                         to_uri: &to_uri,
                         call_id: &call_id,
                     };
-                    let contact = format!("{}@{}", user.sip_uri(), self.endpoint.udp_addr());
+                    let contact = user.sip_uri();
                     skype::presence_subscribe(
                         &self.skype,
                         &env,
@@ -169,7 +183,6 @@ impl Inner {
             let accept = w.subscribe.value("Accept").unwrap_or_default();
             let d = w.dialog.as_mut().ok_or_else(|| format!("{user}'s subscription to {target} has no dialog yet"))?;
             d.request(Method::SUBSCRIBE, &via)
-                .header("Max-Forwards", 70)
                 .header("Contact", format!("<{}>", user.sip_uri()))
                 .header("Event", "presence")
                 .header("Accept", accept)
@@ -324,6 +337,8 @@ impl Inner {
             }
         };
         let contact = format!("<{};opaque=user:epid:{tag};gruu>", user.sip_uri());
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_queue(Arc::downgrade(self), call_id.clone(), rx));
         self.lock().notifiers.insert(
             call_id.clone(),
             Notifier {
@@ -334,21 +349,27 @@ impl Inner {
                 accept: req.value("Accept").unwrap_or_default().into_owned(),
                 benotify: req.list("Supported").iter().any(|t| t.eq_ignore_ascii_case("ms-benotify")),
                 expires: granted,
+                queue,
             },
         );
-        self.respond_with(id, req, 200, "OK", |b| b.header("Expires", granted).header("Contact", &contact));
+        self.respond_tagged(id, req, 200, "OK", &tag, |b| b.header("Expires", granted).header("Contact", &contact));
         self.notify.notify_waiters();
         self.spawn_notify(call_id, note);
     }
 
     fn spawn_notify(self: &Arc<Self>, call_id: String, note: Note) {
-        // Counted now, so a step boundary waits for it even before the task runs.
-        let guard = self.in_flight();
-        let me = Arc::clone(self);
-        tokio::spawn(async move {
-            me.send_note(&call_id, note).await;
-            drop(guard);
-        });
+        drop(self.enqueue(&call_id, note));
+    }
+
+    /// Queues a notification on the subscription `call_id`; the receiver fires once it has
+    /// been sent and answered.
+    fn enqueue(self: &Arc<Self>, call_id: &str, note: Note) -> Option<oneshot::Receiver<()>> {
+        // Counted now, so a step boundary waits for it even before its turn comes.
+        let in_flight = self.in_flight();
+        let (done, rx) = oneshot::channel();
+        let st = self.lock();
+        st.notifiers.get(call_id)?.queue.send(Queued { note, done, _in_flight: in_flight }).ok()?;
+        Some(rx)
     }
 
     /// Sends one notification on the subscription `call_id` and waits for its answer (a
@@ -407,7 +428,6 @@ impl Inner {
         let mut b = n
             .dialog
             .request(method, &via)
-            .header("Max-Forwards", 70)
             .header("Contact", contact)
             .header("Event", "presence")
             .header("Subscription-State", state);
@@ -420,6 +440,13 @@ impl Inner {
             n.active = true;
         }
         Some((b.build(), benotify))
+    }
+
+    /// Call-IDs of the active subscriptions to `user` from the watcher keyed `watcher`.
+    pub(super) fn active_ids(&self, user: &Address, watcher: &str) -> Vec<String> {
+        let st = self.lock();
+        let of = |n: &Notifier| n.watcher.parse::<Address>().is_ok_and(|a| key(&a) == watcher);
+        st.notifiers.iter().filter(|(_, n)| &n.user == user && n.active && of(n)).map(|(k, _)| k.clone()).collect()
     }
 
     /// Notifies every subscription to `user` from `watcher` (all watchers when `None`) that
@@ -440,8 +467,18 @@ impl Inner {
             .filter(|(_, n)| pick(n))
             .map(|(k, _)| k.clone())
             .collect();
-        for id in ids {
-            self.send_note(&id, note).await;
+        let queued: Vec<_> = ids.iter().filter_map(|id| self.enqueue(id, note)).collect();
+        for done in queued {
+            let _ = done.await;
         }
+    }
+}
+
+/// Sends a subscription's notifications one after the other until the subscription ends.
+async fn run_queue(inner: Weak<Inner>, call_id: String, mut rx: mpsc::UnboundedReceiver<Queued>) {
+    while let Some(q) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        inner.send_note(&call_id, q.note).await;
+        let _ = q.done.send(());
     }
 }

@@ -138,8 +138,9 @@ impl EndpointHandle {
 
     /// A Via value for a new request over this transport, with a fresh branch from `rng`.
     pub fn via(&self, reliable: bool, rng: &mut fastrand::Rng) -> String {
-        let t = if reliable { "TCP" } else { "UDP" };
-        format!("SIP/2.0/{t} {};branch=z9hG4bK{}", self.addr(reliable), token(rng, 16))
+        // Over TCP the connection may be reused for requests towards us (RFC 5923 `alias`).
+        let (t, alias) = if reliable { ("TCP", ";alias") } else { ("UDP", "") };
+        format!("SIP/2.0/{t} {};branch=z9hG4bK{}{alias}", self.addr(reliable), token(rng, 16))
     }
 
     /// Sends a request in a new client transaction and waits for its final response.
@@ -209,6 +210,8 @@ struct Task {
     udp: UdpSocket,
     udp_addr: SocketAddr,
     conns: HashMap<SocketAddr, Conn>,
+    /// Advertised sent-by address → the connection (keyed by its peer) to reuse (RFC 5923).
+    aliases: HashMap<SocketAddr, SocketAddr>,
     pending: HashMap<TxnId, (SocketAddr, oneshot::Sender<Result<Message, NetError>>)>,
     tap: Tap,
     label: String,
@@ -237,6 +240,7 @@ pub async fn start(
         udp,
         udp_addr,
         conns: HashMap::new(),
+        aliases: HashMap::new(),
         pending: HashMap::new(),
         tap,
         label: label.to_owned(),
@@ -387,7 +391,24 @@ impl Task {
             let _ = self.incoming.send(Incoming::Malformed { peer: peer.addr, transport, error });
             return;
         }
+        if peer.reliable && m.is_request() {
+            self.learn_alias(&m, peer.addr);
+        }
         self.txn.receive(Instant::now(), m, peer);
+    }
+
+    /// RFC 5923: a request over TCP whose top Via carries `alias` lets requests to its
+    /// sent-by address ride back on the same connection. Lync keeps one connection to its
+    /// Edge for everything; it also keeps a response and a NOTIFY that follows it in order.
+    fn learn_alias(&mut self, m: &Message, conn_peer: SocketAddr) {
+        let Ok(via) = m.top_via() else { return };
+        if !via.params.iter().any(|(k, _)| k.eq_ignore_ascii_case("alias")) {
+            return;
+        }
+        let host = via.host.trim_start_matches('[').trim_end_matches(']');
+        if let (Ok(ip), Some(port)) = (host.parse::<std::net::IpAddr>(), via.port) {
+            self.aliases.insert(SocketAddr::new(ip, port), conn_peer);
+        }
     }
 
     async fn drain(&mut self) {
@@ -435,6 +456,13 @@ impl Task {
             }
             return;
         }
+        let asked = peer;
+        let peer = match self.aliases.get(&peer.addr) {
+            Some(conn) if !self.conns.contains_key(&peer.addr) && self.conns.contains_key(conn) => {
+                Peer { addr: *conn, reliable: true }
+            }
+            _ => peer,
+        };
         if !self.conns.contains_key(&peer.addr) {
             match tokio::time::timeout(IO_DEADLINE, TcpStream::connect(peer.addr)).await {
                 Ok(Ok(stream)) => self.adopt(stream, peer.addr, true),
@@ -444,7 +472,7 @@ impl Task {
                         |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
                     );
                     tracing::debug!("tcp connect to {}: {e}", peer.addr);
-                    self.txn.transport_error(Instant::now(), peer);
+                    self.txn.transport_error(Instant::now(), asked);
                     return;
                 }
             }
@@ -456,7 +484,7 @@ impl Task {
         if let Err(e) = written.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into())) {
             tracing::debug!("tcp write to {}: {e}", peer.addr);
             self.conns.remove(&peer.addr);
-            self.txn.transport_error(Instant::now(), peer);
+            self.txn.transport_error(Instant::now(), asked);
         }
     }
 

@@ -94,15 +94,15 @@ async fn given_skype_added(w: &mut FedWorld, step: &Step, user: String, contact:
     shown.unwrap_or_else(|e| panic!("{e}"));
 }
 
-#[given(expr = "the Lync user {string} has added the Skype contact {string}, who accepted")]
-async fn given_lync_added(w: &mut FedWorld, step: &Step, user: String, contact: String) {
+#[given(expr = "the Lync user {string} has added the Skype contact {string} and the Skype user {string} accepted")]
+async fn given_lync_added(w: &mut FedWorld, step: &Step, user: String, contact: String, skype_user: String) {
     w.begin(step).await;
-    let (user, contact) = (addr(&user), addr(&contact));
+    let (user, contact, skype_user) = (addr(&user), addr(&contact), addr(&skype_user));
     let out =
         w.leg(Side::Enterprise).lync_add_contact(&user, &contact, "Other Contacts", Container::External, None).await;
     assert!(out.is_success(), "{user} adding {contact}: {out:?}");
-    let requester = wait_request(w, Side::Consumer, &contact).await;
-    w.leg(Side::Consumer).skype_answer(&contact, &requester, true).await.unwrap_or_else(|e| panic!("{e}"));
+    let requester = wait_request(w, Side::Consumer, &skype_user).await;
+    w.leg(Side::Consumer).skype_answer(&skype_user, &requester, true).await.unwrap_or_else(|e| panic!("{e}"));
     let shown = w.leg(Side::Enterprise).wait_shown(&user, &contact, "presence", STEP_DEADLINE, is_availability).await;
     shown.unwrap_or_else(|e| panic!("{e}"));
 }
@@ -128,12 +128,17 @@ async fn wait_request(w: &FedWorld, leg: Side, user: &Address) -> Address {
     }
 }
 
-/// Waits until the pool lists `watcher` as a subscriber of `user` and returns it.
+/// Waits until `user` has exactly one unacknowledged subscriber (the request `skype_user`
+/// just sent) and returns it as presented.
 async fn wait_subscriber(w: &FedWorld, user: &Address, skype_user: &Address) -> Address {
     let leg = w.leg(Side::Enterprise);
+    let what = format!("the contact request of {skype_user}");
     let found = leg
-        .wait_until(user, &format!("a subscriber for {skype_user}"), STEP_DEADLINE, || {
-            leg.subscribers(user).into_iter().next()
+        .wait_until(user, &what, STEP_DEADLINE, || {
+            let pending = leg.subscribers(user).into_iter().filter(|s| leg.subscriber(user, s) == Some(false));
+            let pending: Vec<Address> = pending.collect();
+            assert!(pending.len() < 2, "{user} has several unanswered contact requests: {pending:?}");
+            pending.into_iter().next()
         })
         .await;
     found.unwrap_or_else(|e| panic!("{e}"))
@@ -306,6 +311,17 @@ async fn then_ended(w: &mut FedWorld, step: &Step, kind: String, user: String, c
     let want = Shown::Ended(reason.clone());
     let (user, contact, what) = (addr(&user), addr(&contact), format!("the end ({reason})"));
     let r = w.leg(side(&kind)).wait_shown(&user, &contact, &what, END_DEADLINE, |s| *s == want).await;
+    r.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// The notifier's side of a subscription is gone: the far side ended it too.
+#[then(expr = "the {word} user {string} is no longer watched by {string}")]
+async fn then_not_watched(w: &mut FedWorld, step: &Step, kind: String, user: String, watcher: String) {
+    w.begin(step).await;
+    let (user, watcher) = (addr(&user), addr(&watcher));
+    let leg = w.leg(side(&kind));
+    let what = format!("the end of {watcher}'s subscription");
+    let r = leg.wait_until(&user, &what, END_DEADLINE, || (!leg.watched_by(&user, &watcher)).then_some(())).await;
     r.unwrap_or_else(|e| panic!("{e}"));
 }
 
