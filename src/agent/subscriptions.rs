@@ -253,21 +253,29 @@ impl Inner {
         let expires = req.value("Expires").and_then(|v| v.trim().parse::<u32>().ok());
         let in_dialog = req.to_addr().is_ok_and(|t| t.tag().is_some());
         if in_dialog {
-            let checked = self.lock().notifiers.get_mut(&call_id).map(|n| (n.dialog.accepts(req), n.active));
-            match checked {
-                None => self.respond(id, req, 481, "Subscription Does Not Exist"),
-                Some((Err(_), _)) => self.respond(id, req, 500, "Server Internal Error"),
-                Some((Ok(()), active)) => {
-                    let granted = expires.unwrap_or(self.subscription_expires()).min(self.subscription_expires());
-                    self.respond_with(id, req, 200, "OK", |b| b.header("Expires", granted));
-                    let note = match (granted, active) {
-                        (0, _) => Note::Terminated("timeout"),
-                        (_, true) => Note::Active { change: false },
-                        (_, false) => Note::Pending,
-                    };
-                    self.spawn_notify(call_id, note);
-                }
+            let in_flight = self.in_flight();
+            let (done, _) = oneshot::channel();
+            let granted = expires.unwrap_or(self.subscription_expires()).min(self.subscription_expires());
+            // As for a new subscription: the answer and the queued notification in one
+            // critical section, so nothing else queued on this subscription overtakes them.
+            let mut st = self.lock();
+            let Some(n) = st.notifiers.get_mut(&call_id) else {
+                drop(st);
+                return self.respond(id, req, 481, "Subscription Does Not Exist");
+            };
+            if n.dialog.accepts(req).is_err() {
+                drop(st);
+                return self.respond(id, req, 500, "Server Internal Error");
             }
+            let note = match (granted, n.active) {
+                (0, _) => Note::Terminated("timeout"),
+                (_, true) => Note::Active { change: false },
+                (_, false) => Note::Pending,
+            };
+            // The To of an in-dialog request already carries our tag: no new one is added.
+            self.respond_tagged(id, req, 200, "OK", "", |b| b.header("Expires", granted));
+            let _ = n.queue.send(Queued { note, done, _in_flight: in_flight });
+            drop(st);
             return;
         }
         let Some(user) = self.target(req) else {
@@ -303,44 +311,48 @@ impl Inner {
             }
         };
         let granted = expires.unwrap_or(self.subscription_expires()).min(self.subscription_expires());
-        let note = {
-            let mut guard = self.lock();
-            let st = &mut *guard;
-            match self.side {
-                Side::Enterprise => {
-                    let u = st.lync_users.entry(key(&user)).or_default();
-                    match u.access(&wkey) {
-                        Access::Sees(_) => Note::Active { change: false },
-                        Access::Undecided => {
-                            let alert = u.alert_on_add && !u.subscribers.contains_key(&wkey);
-                            u.subscribers.entry(wkey.clone()).or_insert(false);
-                            if alert {
-                                st.events.push((user.clone(), AgentEvent::ContactRequest { from: watcher.clone() }));
-                            }
-                            Note::Pending
+        let contact = format!("<{};opaque=user:epid:{tag};gruu>", user.sip_uri());
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_queue(Arc::downgrade(self), call_id.clone(), rx));
+        let in_flight = self.in_flight();
+        let (done, _) = oneshot::channel();
+        // One critical section from the decision to the queued first notification: a step that
+        // reacts to the request (accept, block) cannot queue its notification before this one,
+        // and the worker builds the NOTIFY only after the 200 below is on its way.
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        let note = match self.side {
+            Side::Enterprise => {
+                let u = st.lync_users.entry(key(&user)).or_default();
+                match u.access(&wkey) {
+                    Access::Sees(_) => Note::Active { change: false },
+                    Access::Undecided => {
+                        let alert = u.alert_on_add && !u.subscribers.contains_key(&wkey);
+                        u.subscribers.entry(wkey.clone()).or_insert(false);
+                        if alert {
+                            st.events.push((user.clone(), AgentEvent::ContactRequest { from: watcher.clone() }));
                         }
+                        Note::Pending
                     }
                 }
-                Side::Consumer => {
-                    let u = st.skype_users.entry(key(&user)).or_default();
-                    match u.requests.get(&wkey).copied() {
-                        Some(Authorization::Accepted) => Note::Active { change: false },
-                        Some(Authorization::Declined) => Note::Terminated("rejected"),
-                        Some(Authorization::Pending) => Note::Pending,
-                        None => {
-                            u.requests.insert(wkey.clone(), Authorization::Pending);
-                            st.events.push((user.clone(), AgentEvent::ContactRequest { from: watcher.clone() }));
-                            Note::Pending
-                        }
+            }
+            Side::Consumer => {
+                let u = st.skype_users.entry(key(&user)).or_default();
+                match u.requests.get(&wkey).copied() {
+                    Some(Authorization::Accepted) => Note::Active { change: false },
+                    Some(Authorization::Declined) => Note::Terminated("rejected"),
+                    Some(Authorization::Pending) => Note::Pending,
+                    None => {
+                        u.requests.insert(wkey.clone(), Authorization::Pending);
+                        st.events.push((user.clone(), AgentEvent::ContactRequest { from: watcher.clone() }));
+                        Note::Pending
                     }
                 }
             }
         };
-        let contact = format!("<{};opaque=user:epid:{tag};gruu>", user.sip_uri());
-        let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_queue(Arc::downgrade(self), call_id.clone(), rx));
-        self.lock().notifiers.insert(
-            call_id.clone(),
+        let _ = queue.send(Queued { note, done, _in_flight: in_flight });
+        st.notifiers.insert(
+            call_id,
             Notifier {
                 user,
                 watcher,
@@ -353,12 +365,8 @@ impl Inner {
             },
         );
         self.respond_tagged(id, req, 200, "OK", &tag, |b| b.header("Expires", granted).header("Contact", &contact));
+        drop(guard);
         self.notify.notify_waiters();
-        self.spawn_notify(call_id, note);
-    }
-
-    fn spawn_notify(self: &Arc<Self>, call_id: String, note: Note) {
-        drop(self.enqueue(&call_id, note));
     }
 
     /// Queues a notification on the subscription `call_id`; the receiver fires once it has
