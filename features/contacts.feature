@@ -140,6 +140,7 @@ Feature: Contacts and authorisation between Lync and Skype users through the gat
     Then the Lync user "alice@contoso.com" sees "carol@outlook.com" at availability 15500
     When the Lync user "alice@contoso.com" refreshes the subscription to "carol@outlook.com"
     Then the request is answered 200
+    And the Lync user "alice@contoso.com" is sent the state of "carol@outlook.com" again
     And the Lync user "alice@contoso.com" sees "carol@outlook.com" at availability 15500
     And the canonical trace matches its golden
 
@@ -147,6 +148,7 @@ Feature: Contacts and authorisation between Lync and Skype users through the gat
     Given the Skype user "bob@contoso.com" has added the Lync contact "alice@contoso.com", who accepted
     When the Skype user "bob@contoso.com" refreshes the subscription to "alice@contoso.com"
     Then the request is answered 200
+    And the Skype user "bob@contoso.com" is sent the state of "alice@contoso.com" again
     And the Skype user "bob@contoso.com" sees "alice@contoso.com" as Online
     And the canonical trace matches its golden
 

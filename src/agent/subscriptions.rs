@@ -212,12 +212,31 @@ impl Inner {
             return;
         };
         let in_dialog = match &mut w.dialog {
-            Some(d) => d.accepts(req).map_err(|e| e.to_string()),
-            None => Dialog::uac_by_notify(&w.subscribe, req).map(|d| w.dialog = Some(d)).map_err(|e| e.to_string()),
+            Some(d) => d.accepts(req).map_err(|e| (e.status_code(), e.to_string())),
+            None => Dialog::uac_by_notify(&w.subscribe, req)
+                .map(|d| w.dialog = Some(d))
+                .map_err(|e| (e.status_code(), e.to_string())),
+        };
+        // What the watcher offered: a body of another type, or a BENOTIFY it never agreed to,
+        // is the gateway's fault (PROTOCOL.md §6 reqs 9, 12).
+        let accepted = w.subscribe.list("Accept");
+        let offered_benotify = w.subscribe.list("Supported").iter().any(|t| t.eq_ignore_ascii_case("ms-benotify"));
+        let unaccepted = match req.content_type() {
+            Ok(Some(ct)) => (!accepted
+                .iter()
+                .any(|a| a.split(';').next().is_some_and(|a| a.trim().eq_ignore_ascii_case(&ct.essence))))
+            .then(|| {
+                format!("a {} body the subscription's Accept ({}) did not offer", ct.essence, accepted.join(", "))
+            }),
+            _ => None,
         };
         let (user, target) = (w.user.clone(), w.target.clone());
         let shown = match (in_dialog, token.trim(), shown) {
-            (Err(e), _, _) => Err((500, format!("a {} outside its subscription dialog: {e}", req.summary()))),
+            (Err((code, e)), _, _) => Err((code, format!("a {} outside its subscription dialog: {e}", req.summary()))),
+            _ if benotify && !offered_benotify => {
+                Err((400, format!("a BENOTIFY on a subscription that did not offer ms-benotify: {}", req.summary())))
+            }
+            _ if unaccepted.is_some() => Err((415, format!("{} in {}", unaccepted.unwrap_or_default(), req.summary()))),
             (Ok(()), _, Err(e)) => Err((400, format!("an unreadable {}: {e}", req.summary()))),
             (Ok(()), "pending", Ok(_)) => Ok(Some(Shown::Pending)),
             (Ok(()), "active", Ok(s)) => Ok(s),
@@ -263,10 +282,15 @@ impl Inner {
                 drop(st);
                 return self.respond(id, req, 481, "Subscription Does Not Exist");
             };
-            if n.dialog.accepts(req).is_err() {
+            if let Err(e) = n.dialog.accepts(req) {
                 drop(st);
-                return self.respond(id, req, 500, "Server Internal Error");
+                // RFC 3261 §12.2.2: 500 only for a CSeq out of order; not this dialog is 481.
+                return match e.status_code() {
+                    500 => self.respond(id, req, 500, "Server Internal Error"),
+                    _ => self.respond(id, req, 481, "Subscription Does Not Exist"),
+                };
             }
+            n.expires = granted;
             let note = match (granted, n.active) {
                 (0, _) => Note::Terminated("timeout"),
                 (_, true) => Note::Active { change: false },
@@ -274,8 +298,9 @@ impl Inner {
             };
             // The To of an in-dialog request already carries our tag: no new one is added.
             self.respond_tagged(id, req, 200, "OK", "", |b| b.header("Expires", granted));
-            let _ = n.queue.send(Queued { note, done, _in_flight: in_flight });
+            let refused = n.queue.send(Queued { note, done, _in_flight: in_flight }).err();
             drop(st);
+            drop(refused);
             return;
         }
         let Some(user) = self.target(req) else {
@@ -296,7 +321,7 @@ impl Inner {
         };
         let event = req.value("Event").unwrap_or_default();
         if event.split(';').next().unwrap_or_default().trim() != "presence" {
-            self.respond(id, req, 489, "Bad Event");
+            self.respond_with(id, req, 489, "Bad Event", |b| b.header("Allow-Events", "presence"));
             return;
         }
         let watcher = Self::sender(req);
@@ -350,7 +375,7 @@ impl Inner {
                 }
             }
         };
-        let _ = queue.send(Queued { note, done, _in_flight: in_flight });
+        let first = queue.send(Queued { note, done, _in_flight: in_flight }).err();
         st.notifiers.insert(
             call_id,
             Notifier {
@@ -366,6 +391,7 @@ impl Inner {
         );
         self.respond_tagged(id, req, 200, "OK", &tag, |b| b.header("Expires", granted).header("Contact", &contact));
         drop(guard);
+        drop(first);
         self.notify.notify_waiters();
     }
 
@@ -375,9 +401,15 @@ impl Inner {
         // Counted now, so a step boundary waits for it even before its turn comes.
         let in_flight = self.in_flight();
         let (done, rx) = oneshot::channel();
+        let queued = Queued { note, done, _in_flight: in_flight };
         let st = self.lock();
-        st.notifiers.get(call_id)?.queue.send(Queued { note, done, _in_flight: in_flight }).ok()?;
-        Some(rx)
+        let refused = match st.notifiers.get(call_id) {
+            Some(n) => n.queue.send(queued).err().map(|e| e.0),
+            None => Some(queued),
+        };
+        drop(st);
+        // Dropped only now: its in-flight guard takes the lock.
+        refused.is_none().then_some(rx)
     }
 
     /// Sends one notification on the subscription `call_id` and waits for its answer (a
@@ -475,9 +507,11 @@ impl Inner {
             .filter(|(_, n)| pick(n))
             .map(|(k, _)| k.clone())
             .collect();
-        let queued: Vec<_> = ids.iter().filter_map(|id| self.enqueue(id, note)).collect();
-        for done in queued {
-            let _ = done.await;
+        // One subscription after the other, so the order on the wire repeats run to run.
+        for id in ids {
+            if let Some(done) = self.enqueue(&id, note) {
+                let _ = done.await;
+            }
         }
     }
 }

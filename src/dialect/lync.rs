@@ -214,7 +214,10 @@ const PUBLISH_TIME: &str = "2026-01-01T00:00:00Z";
 
 /// What a Lync watcher shows for a notification body, if it carries presence.
 pub fn shown_availability(msg: &Message) -> Result<Option<Availability>, String> {
-    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else { return Ok(None) };
+    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else {
+        // RFC 3261 §20.15: a body needs its type; an untyped one is not "no presence".
+        return if msg.body().is_empty() { Ok(None) } else { Err("a body without Content-Type".into()) };
+    };
     let body = String::from_utf8_lossy(msg.body());
     match ct.essence.as_str() {
         categories::CATEGORIES => {

@@ -163,7 +163,10 @@ pub fn search(profile: &SkypeProfile, env: &Envelope<'_>) -> Message {
 
 /// What a Skype watcher shows for a notification body, if it carries presence.
 pub fn shown_state(msg: &Message) -> Result<Option<SkypeState>, String> {
-    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else { return Ok(None) };
+    let Some(ct) = msg.content_type().map_err(|e| e.to_string())? else {
+        // RFC 3261 §20.15: a body needs its type; an untyped one is not "no presence".
+        return if msg.body().is_empty() { Ok(None) } else { Err("a body without Content-Type".into()) };
+    };
     if ct.essence != super::pidf::CONTENT_TYPE {
         return Err(format!("a presence notification of type {}", ct.essence));
     }

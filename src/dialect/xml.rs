@@ -29,6 +29,9 @@ pub struct XmlError {
     pub detail: String,
 }
 
+/// Deepest element nesting accepted.
+const MAX_DEPTH: usize = 32;
+
 fn local(name: &[u8]) -> String {
     let s = String::from_utf8_lossy(name);
     s.rsplit(':').next().unwrap_or_default().to_owned()
@@ -55,7 +58,14 @@ impl Element {
         let fail = |r: &Reader<&[u8]>, d: String| XmlError { offset: r.buffer_position(), detail: d };
         loop {
             match reader.read_event().map_err(|e| fail(&reader, e.to_string()))? {
-                Event::Start(e) => stack.push(open(&e).map_err(|d| fail(&reader, d))?),
+                Event::Start(e) => {
+                    // Presence documents nest a handful of levels; a deep one is hostile, and a
+                    // deep tree would overflow the stack when dropped.
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(fail(&reader, format!("nested deeper than {MAX_DEPTH} elements")));
+                    }
+                    stack.push(open(&e).map_err(|d| fail(&reader, d))?);
+                }
                 Event::Empty(e) => {
                     let el = open(&e).map_err(|d| fail(&reader, d))?;
                     match stack.last_mut() {
@@ -135,5 +145,7 @@ mod tests {
         assert!(Element::parse("<a><b></a>").is_err());
         assert!(Element::parse("<a>").is_err());
         assert!(Element::parse("").is_err());
+        let deep = "<a>".repeat(10_000) + &"</a>".repeat(10_000);
+        assert!(Element::parse(&deep).unwrap_err().detail.contains("nested deeper"));
     }
 }

@@ -458,6 +458,10 @@ async fn resubscribe(inner: &Arc<Inner>, leg: Leg, id: TxnId, req: Message) {
             // The watcher leaves whatever the notifier says: end its side here.
             let ok = MessageBuilder::response_to(&req, 200, "OK", None).header("Expires", 0).build();
             inner.endpoint(leg).respond(id, ok);
+            // The watcher is answered: notifications still in flight are absorbed, not held.
+            if let Some(pair) = inner.lock().subscriptions.get(&pair_id) {
+                pair.answered.send_replace(true);
+            }
             expire(inner, pair_id, true).await;
         }
         Some(r) if r.status() == Some(481) => {

@@ -258,6 +258,7 @@ async fn when_removes(w: &mut FedWorld, step: &Step, kind: String, user: String,
 async fn when_refreshes(w: &mut FedWorld, step: &Step, kind: String, user: String, contact: String) {
     w.begin(step).await;
     let user = addr(&user);
+    w.mark = w.leg(side(&kind)).events_of(&user).len();
     let out = w.leg(side(&kind)).refresh(&user, &addr(&contact)).await.unwrap_or_else(|e| panic!("{e}"));
     w.last_outcome = Some((user, out));
 }
@@ -312,6 +313,22 @@ async fn then_ended(w: &mut FedWorld, step: &Step, kind: String, user: String, c
     let (user, contact, what) = (addr(&user), addr(&contact), format!("the end ({reason})"));
     let r = w.leg(side(&kind)).wait_shown(&user, &contact, &what, END_DEADLINE, |s| *s == want).await;
     r.unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// After a refresh: a notification about `contact` arrived after it (RFC 6665 §4.2.1.2: the
+/// notifier sends one after every SUBSCRIBE), whatever state it shows.
+#[then(expr = "the {word} user {string} is sent the state of {string} again")]
+async fn then_sent_again(w: &mut FedWorld, step: &Step, kind: String, user: String, contact: String) {
+    w.begin(step).await;
+    let (user, contact) = (addr(&user), addr(&contact));
+    let (leg, mark) = (w.leg(side(&kind)), w.mark);
+    let what = format!("a notification about {contact} after the refresh");
+    let fresh = || {
+        leg.events_of(&user).into_iter().skip(mark).find(|e| {
+            matches!(e, AgentEvent::Presence { of, .. } if of.parse::<Address>().is_ok_and(|a| a.comparable().eq_ignore_ascii_case(&contact.comparable())))
+        })
+    };
+    leg.wait_until(&user, &what, STEP_DEADLINE, fresh).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The notifier's side of a subscription is gone: the far side ended it too.

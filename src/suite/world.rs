@@ -47,6 +47,8 @@ pub struct FedWorld {
     pub steps: Vec<StepLine>,
     /// The users of each leg.
     pub users: BTreeMap<(Side, Address), ()>,
+    /// Where a user's event list stood when the last refresh was sent.
+    pub mark: usize,
     /// Outcome of the last IM sent.
     pub last_outcome: Option<(Address, Outcome)>,
 }

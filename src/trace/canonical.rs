@@ -235,7 +235,11 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
             // The expiry a notifier reports counts down (RFC 6665 §4.2.2); state and reason
             // are what conformance concerns.
             let v = if name.eq_ignore_ascii_case("Subscription-State") {
-                v.split(';').filter(|p| !p.trim().starts_with("expires=")).collect::<Vec<_>>().join(";").into()
+                v.split(';')
+                    .filter(|p| !p.split('=').next().is_some_and(|k| k.trim().eq_ignore_ascii_case("expires")))
+                    .collect::<Vec<_>>()
+                    .join(";")
+                    .into()
             } else {
                 v
             };
