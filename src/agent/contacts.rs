@@ -11,7 +11,6 @@ use super::side::{AgentEvent, Outcome, SimSide, WaitError};
 use super::subscriptions::Note;
 use crate::dialect::lync::Availability;
 use crate::dialect::skype::{self, SkypeState};
-use crate::net::token;
 
 /// A Lync user's answer to a pending subscriber (PROTOCOL.md §1.3 step 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,12 +147,7 @@ impl SimSide {
         self.expect_side(Side::Consumer, "a directory search");
         let msg = {
             let mut st = self.inner.lock();
-            let via = self.inner.via(&mut st.rng);
-            let tag = token(&mut st.rng, 10);
-            let call_id = token(&mut st.rng, 24);
-            let (from_uri, to_uri) = (user.sip_uri(), target.sip_uri());
-            let env =
-                skype::Envelope { via: &via, from_uri: &from_uri, from_tag: &tag, to_uri: &to_uri, call_id: &call_id };
+            let env = self.inner.skype_envelope(&mut st.rng, user, target);
             skype::search(&self.inner.skype, &env)
         };
         self.inner.tracked(msg).await
@@ -204,33 +198,6 @@ impl SimSide {
         keys.iter().filter_map(|k| k.parse().ok()).collect()
     }
 
-    /// Waits until `check` finds something (re-checked whenever this side records anything).
-    pub async fn wait_until<T>(
-        &self,
-        user: &Address,
-        what: &str,
-        within: Duration,
-        check: impl Fn() -> Option<T>,
-    ) -> Result<T, WaitError> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let notified = self.inner.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(t) = check() {
-                return Ok(t);
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return check().ok_or_else(|| WaitError {
-                    user: user.to_string(),
-                    what: what.to_owned(),
-                    within,
-                    seen: format!("{:?}", self.events_of(user)),
-                });
-            }
-        }
-    }
-
     /// What the user's client shows for `contact` now (`None`: nothing yet).
     pub fn shown(&self, user: &Address, contact: &Address) -> Option<Shown> {
         let k = key(contact);
@@ -249,23 +216,6 @@ impl SimSide {
         within: Duration,
         pred: impl Fn(&Shown) -> bool,
     ) -> Result<Shown, WaitError> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let notified = self.inner.notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let now = self.shown(user, contact);
-            if let Some(s) = now.as_ref().filter(|s| pred(s)) {
-                return Ok(s.clone());
-            }
-            if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(WaitError {
-                    user: user.to_string(),
-                    what: what.to_owned(),
-                    within,
-                    seen: format!("shown for {contact}: {now:?}"),
-                });
-            }
-        }
+        self.wait_until(user, what, within, || self.shown(user, contact).filter(|s| pred(s))).await
     }
 }

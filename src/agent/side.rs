@@ -338,16 +338,28 @@ impl SimSide {
         within: Duration,
         pred: impl Fn(&AgentEvent) -> bool,
     ) -> Result<AgentEvent, WaitError> {
+        self.wait_until(user, what, within, || self.find(user, &pred)).await
+    }
+
+    /// Waits until `check` finds something, re-checked whenever this side records anything,
+    /// or the deadline passes. The error lists what the user did see.
+    pub async fn wait_until<T>(
+        &self,
+        user: &Address,
+        what: &str,
+        within: Duration,
+        check: impl Fn() -> Option<T>,
+    ) -> Result<T, WaitError> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(ev) = self.find(user, &pred) {
-                return Ok(ev);
+            if let Some(t) = check() {
+                return Ok(t);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return self.find(user, &pred).ok_or_else(|| WaitError {
+                return check().ok_or_else(|| WaitError {
                     user: user.to_string(),
                     what: what.to_owned(),
                     within,
@@ -374,6 +386,31 @@ impl Inner {
 
     pub(super) fn via(&self, rng: &mut fastrand::Rng) -> String {
         self.endpoint.via(self.gateway.reliable, rng)
+    }
+
+    /// The ids of a new request from a Lync user: Via, tag, epid, Call-ID and GRUU Contact.
+    pub(super) fn lync_envelope(&self, rng: &mut fastrand::Rng, from: &Address, to: &Address) -> Envelope {
+        let epid = token(rng, 10).to_ascii_lowercase();
+        Envelope {
+            via: self.via(rng),
+            from_uri: from.sip_uri(),
+            from_tag: token(rng, 10),
+            contact: format!("{};opaque=user:epid:{epid};gruu", from.sip_uri()),
+            epid,
+            to_uri: to.sip_uri(),
+            call_id: token(rng, 24),
+        }
+    }
+
+    /// The ids of a new request from a Skype user: Via, tag and Call-ID.
+    pub(super) fn skype_envelope(&self, rng: &mut fastrand::Rng, from: &Address, to: &Address) -> skype::Envelope {
+        skype::Envelope {
+            via: self.via(rng),
+            from_uri: from.sip_uri(),
+            from_tag: token(rng, 10),
+            to_uri: to.sip_uri(),
+            call_id: token(rng, 24),
+        }
     }
 
     pub(super) fn fault(&self, what: String) {
@@ -427,24 +464,9 @@ impl Inner {
         }
         let (invite, via_ack) = {
             let mut st = self.lock();
-            let via = self.via(&mut st.rng);
-            let tag = token(&mut st.rng, 10);
-            let epid = token(&mut st.rng, 10).to_ascii_lowercase();
-            let call_id = token(&mut st.rng, 24);
+            let env = self.lync_envelope(&mut st.rng, from, to);
             let conv = token(&mut st.rng, 22);
             let via_ack = self.via(&mut st.rng);
-            let from_uri = from.sip_uri();
-            let to_uri = to.sip_uri();
-            let contact = format!("{from_uri};opaque=user:epid:{epid};gruu");
-            let env = Envelope {
-                via: &via,
-                from_uri: &from_uri,
-                from_tag: &tag,
-                epid: &epid,
-                to_uri: &to_uri,
-                call_id: &call_id,
-                contact: &contact,
-            };
             (lync::im_invite(&self.lync, &env, &conv, text, &self.host), via_ack)
         };
         match self.endpoint.request(invite.clone(), self.gateway).await {

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::identity::{Address, Side};
 use super::presence::{Access, Authorization, Shown, key};
 use super::side::{AgentEvent, InFlight, Inner, Outcome};
-use crate::dialect::lync::{self, Availability, Envelope};
+use crate::dialect::lync::{self, Availability};
 use crate::dialect::skype;
 use crate::net::token;
 use crate::sip::dialog::Dialog;
@@ -93,37 +93,16 @@ impl Inner {
     ) -> Outcome {
         let msg = {
             let mut st = self.lock();
-            let via = self.via(&mut st.rng);
-            let tag = token(&mut st.rng, 10);
-            let call_id = token(&mut st.rng, 24);
             let msg = match self.side {
                 Side::Enterprise => {
-                    let epid = token(&mut st.rng, 10).to_ascii_lowercase();
+                    let env = self.lync_envelope(&mut st.rng, user, target);
                     let action = token(&mut st.rng, 8);
-                    let (from_uri, to_uri) = (user.sip_uri(), target.sip_uri());
-                    let contact = format!("{from_uri};opaque=user:epid:{epid};gruu");
-                    let env = Envelope {
-                        via: &via,
-                        from_uri: &from_uri,
-                        from_tag: &tag,
-                        epid: &epid,
-                        to_uri: &to_uri,
-                        call_id: &call_id,
-                        contact: &contact,
-                    };
                     let accept = accept.unwrap_or(&self.lync.presence_accept);
                     let expires = expires.unwrap_or(self.lync.subscription_expires);
                     lync::presence_subscribe(&self.lync, &env, accept, expires, &action)
                 }
                 Side::Consumer => {
-                    let (from_uri, to_uri) = (user.sip_uri(), target.sip_uri());
-                    let env = skype::Envelope {
-                        via: &via,
-                        from_uri: &from_uri,
-                        from_tag: &tag,
-                        to_uri: &to_uri,
-                        call_id: &call_id,
-                    };
+                    let env = self.skype_envelope(&mut st.rng, user, target);
                     let contact = user.sip_uri();
                     skype::presence_subscribe(
                         &self.skype,
@@ -134,7 +113,7 @@ impl Inner {
                 }
             };
             st.watches.insert(
-                call_id,
+                msg.call_id().unwrap_or_default(),
                 Watch { user: user.clone(), target: target.clone(), subscribe: msg.clone(), dialog: None },
             );
             msg

@@ -48,23 +48,23 @@ impl LyncProfile {
     }
 }
 
-/// Addresses and ids of one request, supplied by the agent.
+/// Addresses and ids of one new request, drawn by the agent.
 #[derive(Debug, Clone)]
-pub struct Envelope<'a> {
+pub struct Envelope {
     /// Via value (with branch).
-    pub via: &'a str,
+    pub via: String,
     /// Caller URI.
-    pub from_uri: &'a str,
+    pub from_uri: String,
     /// Caller tag.
-    pub from_tag: &'a str,
+    pub from_tag: String,
     /// Caller endpoint id (Lync `epid`).
-    pub epid: &'a str,
+    pub epid: String,
     /// Callee URI (also the Request-URI).
-    pub to_uri: &'a str,
+    pub to_uri: String,
     /// Call-ID.
-    pub call_id: &'a str,
+    pub call_id: String,
     /// Contact URI (GRUU).
-    pub contact: &'a str,
+    pub contact: String,
 }
 
 /// The SDP of an IM session offer ([MS-SDP] §3.1.5.3).
@@ -84,13 +84,13 @@ pub fn im_sdp_answer(profile: &LyncProfile, host: &str, answerer: &str) -> Strin
 }
 
 /// An IM INVITE carrying the first message in `ms-text-format`.
-pub fn im_invite(profile: &LyncProfile, env: &Envelope<'_>, conversation_id: &str, text: &str, host: &str) -> Message {
-    let mut b = MessageBuilder::request(Method::INVITE, env.to_uri)
-        .header("Via", env.via)
+pub fn im_invite(profile: &LyncProfile, env: &Envelope, conversation_id: &str, text: &str, host: &str) -> Message {
+    let mut b = MessageBuilder::request(Method::INVITE, &env.to_uri)
+        .header("Via", &env.via)
         .header("Max-Forwards", 70)
         .header("From", format!("<{}>;tag={};epid={}", env.from_uri, env.from_tag, env.epid))
         .header("To", format!("<{}>", env.to_uri))
-        .header("Call-ID", env.call_id)
+        .header("Call-ID", &env.call_id)
         .header("CSeq", "1 INVITE")
         .header("Contact", format!("<{}>", env.contact))
         .header("User-Agent", &profile.user_agent);
@@ -102,7 +102,7 @@ pub fn im_invite(profile: &LyncProfile, env: &Envelope<'_>, conversation_id: &st
         .header("ms-keep-alive", &profile.keep_alive)
         .header("Allow", &profile.allow)
         .header("EndPoints", format!("<{}>, <{}>", env.from_uri, env.to_uri))
-        .header("Roster-Manager", env.from_uri)
+        .header("Roster-Manager", &env.from_uri)
         .body("application/sdp", im_sdp_offer(profile, host))
         .build()
 }
@@ -169,17 +169,17 @@ impl Availability {
 /// the client offers it, and a batched body with `<context/>` for a just-added contact.
 pub fn presence_subscribe(
     profile: &LyncProfile,
-    env: &Envelope<'_>,
+    env: &Envelope,
     accept: &str,
     expires: u32,
     action_id: &str,
 ) -> Message {
-    let mut b = MessageBuilder::request(Method::SUBSCRIBE, env.to_uri)
-        .header("Via", env.via)
+    let mut b = MessageBuilder::request(Method::SUBSCRIBE, &env.to_uri)
+        .header("Via", &env.via)
         .header("Max-Forwards", 70)
         .header("From", format!("<{}>;tag={};epid={}", env.from_uri, env.from_tag, env.epid))
         .header("To", format!("<{}>", env.to_uri))
-        .header("Call-ID", env.call_id)
+        .header("Call-ID", &env.call_id)
         .header("CSeq", "1 SUBSCRIBE")
         .header("Contact", format!("<{}>", env.contact))
         .header("User-Agent", &profile.user_agent)
@@ -188,7 +188,7 @@ pub fn presence_subscribe(
     for s in &profile.subscribe_supported {
         b = b.header("Supported", s);
     }
-    let body = BatchSub { owner: env.from_uri.to_owned(), resources: vec![(env.to_uri.to_owned(), true)] };
+    let body = BatchSub { owner: env.from_uri.clone(), resources: vec![(env.to_uri.clone(), true)] };
     b.header("Proxy-Require", &profile.subscribe_proxy_require)
         .header("Require", &profile.subscribe_require)
         .header("Expires", expires)

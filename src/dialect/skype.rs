@@ -115,35 +115,35 @@ impl SkypeState {
     }
 }
 
-/// Addresses and ids of one request from the cloud, supplied by the agent.
+/// Addresses and ids of one new request from the cloud, drawn by the agent.
 #[derive(Debug, Clone)]
-pub struct Envelope<'a> {
+pub struct Envelope {
     /// Via value (with branch).
-    pub via: &'a str,
+    pub via: String,
     /// Sender URI.
-    pub from_uri: &'a str,
+    pub from_uri: String,
     /// Sender tag.
-    pub from_tag: &'a str,
+    pub from_tag: String,
     /// Target URI (also the Request-URI).
-    pub to_uri: &'a str,
+    pub to_uri: String,
     /// Call-ID.
-    pub call_id: &'a str,
+    pub call_id: String,
 }
 
-impl Envelope<'_> {
+impl Envelope {
     fn request(&self, method: Method, cseq: &str) -> MessageBuilder {
-        MessageBuilder::request(method, self.to_uri)
-            .header("Via", self.via)
+        MessageBuilder::request(method, &self.to_uri)
+            .header("Via", &self.via)
             .header("Max-Forwards", 70)
             .header("From", format!("<{}>;tag={}", self.from_uri, self.from_tag))
             .header("To", format!("<{}>", self.to_uri))
-            .header("Call-ID", self.call_id)
+            .header("Call-ID", &self.call_id)
             .header("CSeq", cseq)
     }
 }
 
 /// A presence SUBSCRIBE from the cloud on behalf of a Skype user (a contact request).
-pub fn presence_subscribe(profile: &SkypeProfile, env: &Envelope<'_>, contact: &str, expires: u32) -> Message {
+pub fn presence_subscribe(profile: &SkypeProfile, env: &Envelope, contact: &str, expires: u32) -> Message {
     env.request(Method::SUBSCRIBE, "1 SUBSCRIBE")
         .header("Contact", format!("<{contact}>"))
         .header("User-Agent", &profile.user_agent)
@@ -154,7 +154,7 @@ pub fn presence_subscribe(profile: &SkypeProfile, env: &Envelope<'_>, contact: &
 }
 
 /// A directory search for an address: an OPTIONS to it.
-pub fn search(profile: &SkypeProfile, env: &Envelope<'_>) -> Message {
+pub fn search(profile: &SkypeProfile, env: &Envelope) -> Message {
     env.request(Method::OPTIONS, "1 OPTIONS")
         .header("User-Agent", &profile.user_agent)
         .header("Accept", "application/sdp")

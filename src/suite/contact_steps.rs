@@ -364,12 +364,7 @@ async fn then_request(w: &mut FedWorld, step: &Step, kind: String, user: String,
 async fn then_no_request(w: &mut FedWorld, step: &Step, kind: String, user: String) {
     w.begin(step).await;
     let user = addr(&user);
-    let got: Vec<AgentEvent> = w
-        .leg(side(&kind))
-        .events_of(&user)
-        .into_iter()
-        .filter(|e| matches!(e, AgentEvent::ContactRequest { .. }))
-        .collect();
+    let got = w.events_where(side(&kind), &user, |e| matches!(e, AgentEvent::ContactRequest { .. }));
     assert!(got.is_empty(), "{user} should have had no contact request (no New tab alert), got {got:?}");
 }
 

@@ -100,12 +100,7 @@ async fn then_receives(w: &mut FedWorld, step: &Step, kind: String, user: String
 async fn then_receives_nothing(w: &mut FedWorld, step: &Step, kind: String, user: String) {
     w.begin(step).await;
     let user = addr(&user);
-    let got: Vec<AgentEvent> = w
-        .leg(side(&kind))
-        .events_of(&user)
-        .into_iter()
-        .filter(|e| matches!(e, AgentEvent::ImReceived { .. }))
-        .collect();
+    let got = w.events_where(side(&kind), &user, |e| matches!(e, AgentEvent::ImReceived { .. }));
     assert!(got.is_empty(), "{user} should have received no IM, got {got:?}");
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use cucumber::gherkin::Step;
 
 use super::config;
-use crate::agent::{Address, Outcome, Side, SimSide};
+use crate::agent::{Address, AgentEvent, Outcome, Side, SimSide};
 use crate::gateway::{Gateway, NextHops};
 use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
@@ -134,6 +134,12 @@ impl FedWorld {
     /// The outcome of the last request a step sent.
     pub fn last(&self) -> &Outcome {
         &self.last_outcome.as_ref().unwrap_or_else(|| panic!("no request was sent before this step")).1
+    }
+
+    /// The events of `user` on a leg that `pred` selects (for checks that something did not
+    /// happen).
+    pub fn events_where(&self, side: Side, user: &Address, pred: impl Fn(&AgentEvent) -> bool) -> Vec<AgentEvent> {
+        self.leg(side).events_of(user).into_iter().filter(|e| pred(e)).collect()
     }
 
     /// Adds a user to a leg.
