@@ -371,6 +371,12 @@ impl TxnLayer {
             return;
         }
         let id = self.alloc_id();
+        if msg.method() == Some(&Method::BENOTIFY) {
+            // [MS-SIP] §3.5: a BENOTIFY is never answered, so nothing is kept for it (a server
+            // transaction would wait in Trying for ever); responding to its id is refused.
+            self.out.push_back(Output::Event(TxnEvent::Request { id, msg, peer }));
+            return;
+        }
         let txn = if msg.method() == Some(&Method::INVITE) {
             Txn::InviteServer(ServerInvite::new(id, peer, self.config))
         } else {
@@ -600,6 +606,20 @@ mod tests {
         let ok = response(&req, 200, "OK");
         layer.receive(t0, ok.clone(), udp());
         assert_eq!(events(&drain(&mut layer)), vec![TxnEvent::Response { id, msg: ok, retransmission: false }]);
+    }
+
+    #[test]
+    fn a_benotify_is_delivered_without_a_transaction_and_cannot_be_answered() {
+        let t0 = Instant::now();
+        let mut layer = TxnLayer::new(TimerConfig::default());
+        let req = request(Method::BENOTIFY, "z9hG4bKbe1");
+        layer.receive(t0, req.clone(), tcp());
+        let evs = events(&drain(&mut layer));
+        let [TxnEvent::Request { id, msg, .. }] = evs.as_slice() else { panic!("{evs:?}") };
+        assert_eq!(msg, &req);
+        assert!(layer.is_empty(), "no transaction is kept for a BENOTIFY");
+        assert!(layer.respond(t0, *id, response(&req, 200, "OK")).is_err());
+        assert!(transmitted(&drain(&mut layer)).is_empty());
     }
 
     #[test]
