@@ -131,7 +131,7 @@ mod tests {
     fn server_non_invite_over_reliable_transport_terminates_on_the_final_response() {
         let t0 = Instant::now();
         let mut layer = TxnLayer::new(TimerConfig::default());
-        let msg = request(Method::BENOTIFY, "z9hG4bKj3");
+        let msg = request(Method::OPTIONS, "z9hG4bKj3");
         layer.receive(t0, msg.clone(), tcp());
         let id = received(&mut layer);
         let ok = response(&msg, 200, "OK");
