@@ -83,17 +83,26 @@ pub fn im_sdp_answer(profile: &LyncProfile, host: &str, answerer: &str) -> Strin
     )
 }
 
+impl Envelope {
+    /// The first request of a dialog as a Lync client starts it: addressing, ids, GRUU
+    /// Contact and User-Agent; the caller adds the rest.
+    fn request(&self, profile: &LyncProfile, method: Method) -> MessageBuilder {
+        let cseq = format!("1 {method}");
+        MessageBuilder::request(method, &self.to_uri)
+            .header("Via", &self.via)
+            .header("Max-Forwards", 70)
+            .header("From", format!("<{}>;tag={};epid={}", self.from_uri, self.from_tag, self.epid))
+            .header("To", format!("<{}>", self.to_uri))
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", cseq)
+            .header("Contact", format!("<{}>", self.contact))
+            .header("User-Agent", &profile.user_agent)
+    }
+}
+
 /// An IM INVITE carrying the first message in `ms-text-format`.
 pub fn im_invite(profile: &LyncProfile, env: &Envelope, conversation_id: &str, text: &str, host: &str) -> Message {
-    let mut b = MessageBuilder::request(Method::INVITE, &env.to_uri)
-        .header("Via", &env.via)
-        .header("Max-Forwards", 70)
-        .header("From", format!("<{}>;tag={};epid={}", env.from_uri, env.from_tag, env.epid))
-        .header("To", format!("<{}>", env.to_uri))
-        .header("Call-ID", &env.call_id)
-        .header("CSeq", "1 INVITE")
-        .header("Contact", format!("<{}>", env.contact))
-        .header("User-Agent", &profile.user_agent);
+    let mut b = env.request(profile, Method::INVITE);
     for s in &profile.im_invite_supported {
         b = b.header("Supported", s);
     }
@@ -174,17 +183,7 @@ pub fn presence_subscribe(
     expires: u32,
     action_id: &str,
 ) -> Message {
-    let mut b = MessageBuilder::request(Method::SUBSCRIBE, &env.to_uri)
-        .header("Via", &env.via)
-        .header("Max-Forwards", 70)
-        .header("From", format!("<{}>;tag={};epid={}", env.from_uri, env.from_tag, env.epid))
-        .header("To", format!("<{}>", env.to_uri))
-        .header("Call-ID", &env.call_id)
-        .header("CSeq", "1 SUBSCRIBE")
-        .header("Contact", format!("<{}>", env.contact))
-        .header("User-Agent", &profile.user_agent)
-        .header("Event", "presence")
-        .header("Accept", accept);
+    let mut b = env.request(profile, Method::SUBSCRIBE).header("Event", "presence").header("Accept", accept);
     for s in &profile.subscribe_supported {
         b = b.header("Supported", s);
     }

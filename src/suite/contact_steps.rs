@@ -7,23 +7,12 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
 use super::config;
+use super::steps::{addr, side};
 use super::world::{FedWorld, STEP_DEADLINE};
 use crate::agent::{Address, AgentEvent, Answer, Container, PrivacyMode, Shown, Side};
 use crate::dialect::lync::Availability;
 use crate::dialect::skype::{self, SkypeState};
 use crate::trace::canonical;
-
-fn addr(s: &str) -> Address {
-    s.parse().unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn side(kind: &str) -> Side {
-    match kind {
-        "Lync" => Side::Enterprise,
-        "Skype" => Side::Consumer,
-        other => panic!("unknown kind of user `{other}` (expected Lync or Skype)"),
-    }
-}
 
 fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> T {
     s.parse().unwrap_or_else(|e: String| panic!("{e}"))

@@ -6,11 +6,13 @@ use cucumber::{given, then, when};
 use super::world::{FedWorld, STEP_DEADLINE};
 use crate::agent::{Address, AgentEvent, Side};
 
-fn addr(s: &str) -> Address {
+/// An address written in a step.
+pub(super) fn addr(s: &str) -> Address {
     s.parse().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn side(kind: &str) -> Side {
+/// The leg of a kind of user (`Lync`, `Skype`).
+pub(super) fn side(kind: &str) -> Side {
     match kind {
         "Lync" => Side::Enterprise,
         "Skype" => Side::Consumer,
