@@ -5,10 +5,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use crate::gateway::{Defects, Gateway, GatewayConfig, Namespaces, NextHops};
-use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start};
+use crate::net::{EndpointConfig, EndpointHandle, Incoming, NetError, Tap, start};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::{Peer, TxnId};
 use crate::sip::wire::{Message, MessageBuilder, Method};
@@ -53,6 +54,18 @@ impl Rig {
 
     fn gw_consumer(&self) -> Peer {
         Peer { addr: self.gw.consumer_face(), reliable: false }
+    }
+
+    /// The cloud sends `msg` to the gateway; the handle yields the final response.
+    fn cloud_sends(&self, msg: Message) -> JoinHandle<Result<Message, NetError>> {
+        let (cloud, gw) = (self.cloud.clone(), self.gw_consumer());
+        tokio::spawn(async move { cloud.request(msg, gw).await })
+    }
+
+    /// The pool sends `msg` to the gateway; the handle yields the final response.
+    fn pool_sends(&self, msg: Message) -> JoinHandle<Result<Message, NetError>> {
+        let (pool, gw) = (self.pool.clone(), self.gw_enterprise());
+        tokio::spawn(async move { pool.request(msg, gw).await })
     }
 
     fn pool_via(&mut self) -> String {
@@ -145,9 +158,7 @@ async fn a_skype_watcher_gets_pool_presence_as_pidf_and_benotify_is_never_answer
         .header("Accept", PIDF)
         .header("Expires", 600)
         .build();
-    let cloud = rig.cloud.clone();
-    let gw_consumer = rig.gw_consumer();
-    let subscribing = tokio::spawn(async move { cloud.request(sub, gw_consumer).await });
+    let subscribing = rig.cloud_sends(sub);
 
     // The pool sees the new-contact SUBSCRIBE from bob's Lync-side URI.
     let (id, psub) = next_request(&mut rig.pool_in).await;
@@ -184,8 +195,7 @@ async fn a_skype_watcher_gets_pool_presence_as_pidf_and_benotify_is_never_answer
         "active;expires=600",
         Some((CATEGORIES, categories_doc(6500))),
     );
-    let (pool, gw_enterprise) = (rig.pool.clone(), rig.gw_enterprise());
-    let notifying = tokio::spawn(async move { pool.request(n, gw_enterprise).await });
+    let notifying = rig.pool_sends(n);
     let (id, cn) = next_request(&mut rig.cloud_in).await;
     assert_eq!(cn.method(), Some(&Method::NOTIFY));
     assert_eq!(cn.call_id().unwrap(), "cloud-sub-1");
@@ -218,8 +228,7 @@ async fn a_skype_watcher_gets_pool_presence_as_pidf_and_benotify_is_never_answer
     // The pool ends it; handled after the BENOTIFY, so an answer to that would arrive first.
     let via = rig.pool_via();
     let n = notify(&mut pool_dialog, Method::NOTIFY, &via, &pool_contact, "terminated;reason=rejected", None);
-    let (pool, gw_enterprise) = (rig.pool.clone(), rig.gw_enterprise());
-    let notifying = tokio::spawn(async move { pool.request(n, gw_enterprise).await });
+    let notifying = rig.pool_sends(n);
     let (id, cn) = next_request(&mut rig.cloud_in).await;
     assert_eq!(cn.value("Subscription-State").as_deref(), Some("terminated;reason=rejected"));
     assert!(cn.body().is_empty());
@@ -252,8 +261,7 @@ async fn a_lync_watcher_gets_pending_then_categories_then_benotify_then_expiry()
         .header("Supported", "ms-benotify")
         .header("Expires", 2)
         .build();
-    let (pool, gw_enterprise) = (rig.pool.clone(), rig.gw_enterprise());
-    let subscribing = tokio::spawn(async move { pool.request(sub, gw_enterprise).await });
+    let subscribing = rig.pool_sends(sub);
 
     let (id, csub) = next_request(&mut rig.cloud_in).await;
     assert_eq!(csub.request_uri(), Some("sip:bob@contoso.com"));
@@ -266,8 +274,7 @@ async fn a_lync_watcher_gets_pending_then_categories_then_benotify_then_expiry()
     let mut cloud_dialog = Dialog::uas(&csub, "c1").unwrap();
     let via = rig.cloud_via();
     let n = notify(&mut cloud_dialog, Method::NOTIFY, &via, &cloud_contact, "pending;expires=2", None);
-    let (cloud, gw_consumer) = (rig.cloud.clone(), rig.gw_consumer());
-    let notifying = tokio::spawn(async move { cloud.request(n, gw_consumer).await });
+    let notifying = rig.cloud_sends(n);
     let resp = MessageBuilder::response_to(&csub, 200, "OK", Some("c1"))
         .header("Contact", &cloud_contact)
         .header("Expires", 2)
@@ -295,8 +302,7 @@ async fn a_lync_watcher_gets_pending_then_categories_then_benotify_then_expiry()
         "active;expires=2",
         Some((PIDF, pidf_doc(Some("away")))),
     );
-    let (cloud, gw_consumer) = (rig.cloud.clone(), rig.gw_consumer());
-    let notifying = tokio::spawn(async move { cloud.request(n, gw_consumer).await });
+    let notifying = rig.cloud_sends(n);
     let (id, ln) = next_request(&mut rig.pool_in).await;
     assert_eq!(ln.method(), Some(&Method::NOTIFY));
     assert_eq!(ln.content_type().unwrap().unwrap().essence, CATEGORIES);
@@ -319,8 +325,7 @@ async fn a_lync_watcher_gets_pending_then_categories_then_benotify_then_expiry()
         "active;expires=2",
         Some((PIDF, pidf_doc(Some("busy")))),
     );
-    let (cloud, gw_consumer) = (rig.cloud.clone(), rig.gw_consumer());
-    let notifying = tokio::spawn(async move { cloud.request(n, gw_consumer).await });
+    let notifying = rig.cloud_sends(n);
     let (_, ln) = next_request(&mut rig.pool_in).await;
     assert_eq!(ln.method(), Some(&Method::BENOTIFY));
     assert!(String::from_utf8_lossy(ln.body()).contains("<availability>6500</availability>"));
@@ -370,9 +375,7 @@ async fn skype_subscribes(rig: &mut Rig, msa: &str, call_id: &str) -> (Dialog, D
         .header("Accept", PIDF)
         .header("Expires", 600)
         .build();
-    let (cloud, gw_consumer) = (rig.cloud.clone(), rig.gw_consumer());
-    let sub2 = sub.clone();
-    let subscribing = tokio::spawn(async move { cloud.request(sub2, gw_consumer).await });
+    let subscribing = rig.cloud_sends(sub.clone());
     let (id, psub) = next_request(&mut rig.pool_in).await;
     let tag = format!("p-{call_id}");
     let resp = MessageBuilder::response_to(&psub, 200, "OK", Some(&tag))
@@ -388,8 +391,7 @@ async fn skype_subscribes(rig: &mut Rig, msa: &str, call_id: &str) -> (Dialog, D
 /// The pool sends `n`; the cloud must get one NOTIFY per `(call_id, substring)`, in order, and
 /// answers each 200; then the pool's NOTIFY must have its 200.
 async fn pool_notifies(rig: &mut Rig, n: Message, cloud_gets: &[(&str, &str)]) {
-    let (pool, gw_enterprise) = (rig.pool.clone(), rig.gw_enterprise());
-    let notifying = tokio::spawn(async move { pool.request(n, gw_enterprise).await });
+    let notifying = rig.pool_sends(n);
     for (call_id, expect) in cloud_gets {
         let (id, cn) = next_request(&mut rig.cloud_in).await;
         assert_eq!(cn.method(), Some(&Method::NOTIFY));
@@ -476,8 +478,7 @@ async fn a_skype_watcher_refreshes_then_unsubscribes() {
             .header("Event", "presence")
             .header("Expires", expires)
             .build();
-        let (cloud, gw_consumer) = (rig.cloud.clone(), rig.gw_consumer());
-        let refreshing = tokio::spawn(async move { cloud.request(refresh, gw_consumer).await });
+        let refreshing = rig.cloud_sends(refresh);
         let (id, psub) = next_request(&mut rig.pool_in).await;
         assert_eq!(psub.method(), Some(&Method::SUBSCRIBE));
         pool_dialog.accepts(&psub).unwrap();
