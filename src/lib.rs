@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod dialect;
 pub mod gateway;
+pub mod html;
 pub mod net;
 pub mod sip;
 pub mod suite;
