@@ -209,6 +209,8 @@ struct Task {
     txn: TxnLayer,
     udp: UdpSocket,
     udp_addr: SocketAddr,
+    /// Our TCP listening address, for requests that outgrow UDP.
+    listen_tcp: SocketAddr,
     conns: HashMap<SocketAddr, Conn>,
     /// Advertised sent-by address → the connection (keyed by its peer) to reuse (RFC 5923).
     aliases: HashMap<SocketAddr, SocketAddr>,
@@ -220,6 +222,32 @@ struct Task {
     max_message: usize,
 }
 
+/// Binds UDP and TCP. Unless a separate TCP port is configured, TCP listens on the UDP port:
+/// a request that outgrows UDP (RFC 3261 §18.1.1) goes over TCP to the port the peer
+/// advertised, so every endpoint must take TCP there. An ephemeral UDP port whose TCP twin is
+/// taken is given back and another drawn, a bounded number of times.
+async fn bind(config: &EndpointConfig) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let ip = config.bind.ip();
+    if config.tcp_port != 0 {
+        let udp = UdpSocket::bind(config.bind).await?;
+        return Ok((udp, TcpListener::bind(SocketAddr::new(ip, config.tcp_port)).await?));
+    }
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind(config.bind).await?;
+        match TcpListener::bind(SocketAddr::new(ip, udp.local_addr()?.port())).await {
+            Ok(l) => return Ok((udp, l)),
+            // A fixed port has no other choice; an ephemeral one draws again.
+            Err(e) if config.bind.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no port free for both UDP and TCP")))
+}
+
+/// Largest request sent over UDP when the path MTU is unknown (RFC 3261 §18.1.1).
+pub const UDP_REQUEST_LIMIT: usize = 1300;
+
 /// Starts an endpoint: binds, spawns its task, returns the handle and the incoming stream.
 /// `label` names the endpoint on its tap events (`enterprise`, `consumer`).
 pub async fn start(
@@ -227,10 +255,8 @@ pub async fn start(
     tap: Tap,
     label: &str,
 ) -> std::io::Result<(EndpointHandle, mpsc::UnboundedReceiver<Incoming>)> {
-    let udp = UdpSocket::bind(config.bind).await?;
+    let (udp, listener) = bind(&config).await?;
     let udp_addr = udp.local_addr()?;
-    let tcp_port = if config.tcp_port == 0 && config.bind.port() != 0 { config.bind.port() } else { config.tcp_port };
-    let listener = TcpListener::bind(SocketAddr::new(config.bind.ip(), tcp_port)).await?;
     let tcp_addr = listener.local_addr()?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (in_tx, in_rx) = mpsc::unbounded_channel();
@@ -239,6 +265,7 @@ pub async fn start(
         txn: TxnLayer::new(config.timers),
         udp,
         udp_addr,
+        listen_tcp: tcp_addr,
         conns: HashMap::new(),
         aliases: HashMap::new(),
         pending: HashMap::new(),
@@ -300,6 +327,7 @@ impl Task {
         let now = Instant::now();
         match c {
             Command::Request { msg, peer, reply } => {
+                let (msg, peer) = self.congestion_controlled(msg, peer);
                 let id = self.txn.send_request(now, msg, peer);
                 self.pending.insert(id, (peer.addr, reply));
             }
@@ -318,6 +346,24 @@ impl Task {
                 }
             }
             Command::Shutdown => {}
+        }
+    }
+
+    /// RFC 3261 §18.1.1: a request larger than 1300 bytes goes over TCP even where UDP was
+    /// chosen, with the top Via rewritten to say so (the transport owns the sent-by).
+    fn congestion_controlled(&self, msg: Message, peer: Peer) -> (Message, Peer) {
+        if peer.reliable || msg.as_bytes().len() <= UDP_REQUEST_LIMIT {
+            return (msg, peer);
+        }
+        let Some(via) = msg.value("Via").map(|v| v.into_owned()) else { return (msg, peer) };
+        let params = via.split_once(';').map(|(_, p)| format!(";{p}")).unwrap_or_default();
+        let rewritten = format!("SIP/2.0/TCP {}{params};alias", self.listen_tcp);
+        match msg.with_first_value("Via", &rewritten) {
+            Ok(m) => (m, Peer { addr: peer.addr, reliable: true }),
+            Err(e) => {
+                tracing::warn!("cannot move a {}-byte request to TCP: {e}", msg.as_bytes().len());
+                (msg, peer)
+            }
         }
     }
 
@@ -635,5 +681,36 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["open", "OPTIONS sip:gw@127.0.0.1", "200 OK"]);
         assert!(tap.events().iter().all(|e| e.transport == Transport::Tcp && e.actor.as_deref() == Some("client")));
+    }
+
+    #[tokio::test]
+    async fn a_request_too_large_for_udp_goes_over_tcp_to_the_same_port() {
+        let tap = Tap::new();
+        let (client, _crx) = start(fast(), tap.clone(), "client").await.unwrap();
+        let (server, mut srx) = start(fast(), Tap::new(), "server").await.unwrap();
+        assert_eq!(server.tcp_addr().port(), server.udp_addr().port(), "TCP listens on the UDP port");
+        let mut rng = fastrand::Rng::with_seed(3);
+        let peer = Peer { addr: server.udp_addr(), reliable: false };
+        let big = MessageBuilder::request(Method::MESSAGE, "sip:bob@127.0.0.1")
+            .header("Via", client.via(false, &mut rng))
+            .header("From", "<sip:a@contoso.com>;tag=1")
+            .header("To", "<sip:bob@127.0.0.1>")
+            .header("Call-ID", "c4")
+            .header("CSeq", "1 MESSAGE")
+            .body("text/plain", vec![b'x'; UDP_REQUEST_LIMIT])
+            .build();
+        let pending = tokio::spawn({
+            let client = client.clone();
+            async move { client.request(big, peer).await }
+        });
+        let Incoming::Request { id, msg, peer: from } = next(&mut srx).await else { panic!("expected a request") };
+        assert!(from.reliable, "the request arrived over UDP");
+        let via = msg.value("Via").unwrap().into_owned();
+        assert!(via.starts_with(&format!("SIP/2.0/TCP {};branch=", client.tcp_addr())), "{via}");
+        server.respond(id, MessageBuilder::response_to(&msg, 200, "OK", Some("t")).build());
+        let resp = tokio::time::timeout(DEADLINE, pending).await.unwrap().unwrap().unwrap();
+        assert_eq!(resp.status(), Some(200));
+        client.flush().await.unwrap();
+        assert!(tap.events().iter().all(|e| e.transport == Transport::Tcp));
     }
 }

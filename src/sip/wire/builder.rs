@@ -128,4 +128,22 @@ mod tests {
         assert_eq!(parsed.value("content-length").as_deref(), Some("2"));
         assert_eq!(parsed.method(), Some(&Method::BENOTIFY));
     }
+
+    #[test]
+    fn replacing_the_top_via_keeps_every_other_byte() {
+        let m = MessageBuilder::request(Method::MESSAGE, "sip:bob@contoso.com")
+            .header("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKabc")
+            .header("v", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKdef")
+            .body("text/plain", "hi")
+            .build();
+        let m2 = m.with_first_value("via", "SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKabc").unwrap();
+        let vias: Vec<String> = m2.values("Via").map(|v| v.into_owned()).collect();
+        assert_eq!(
+            vias,
+            ["SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKabc", "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKdef"]
+        );
+        assert_eq!(m2.body(), b"hi");
+        assert!(m.with_first_value("Route", "x").is_err());
+        assert!(m.with_first_value("Via", "a\r\nX: y").is_err());
+    }
 }

@@ -435,6 +435,25 @@ impl Message {
             .map(|f| self.field_value(f))
     }
 
+    /// The message with the first value of the named header replaced by `value` (the rest
+    /// byte-exact). For a transport that must rewrite its own top Via (RFC 3261 §18.1.1).
+    pub fn with_first_value(&self, name: &str, value: &str) -> Result<Self> {
+        let want = canonical_name(name);
+        let f = self
+            .fields
+            .iter()
+            .find(|f| canonical_name(self.field_name(f)).eq_ignore_ascii_case(want))
+            .ok_or_else(|| WireError::header_value(name, "header is missing"))?;
+        if value.contains(['\r', '\n']) {
+            return Err(WireError::header_value(name, "a value cannot hold a line break"));
+        }
+        let mut bytes = Vec::with_capacity(self.bytes.len() + value.len());
+        bytes.extend_from_slice(&self.bytes[..f.value.start]);
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.extend_from_slice(&self.bytes[f.value.end..]);
+        Self::parse_datagram(&bytes)
+    }
+
     /// The first value of a header that must be present.
     pub fn require(&self, name: &str) -> Result<Cow<'_, str>> {
         self.value(name).ok_or_else(|| WireError::header_value(name, "header is missing"))
