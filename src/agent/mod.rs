@@ -6,6 +6,7 @@
 
 mod contacts;
 mod identity;
+mod im;
 mod presence;
 mod side;
 mod subscriptions;

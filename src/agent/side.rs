@@ -1,6 +1,6 @@
 //! One simulated leg: an endpoint facing the gateway, the users behind it, and what they saw.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -8,12 +8,12 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::identity::{Address, Side};
+use super::im::ImState;
 use super::presence::{LyncUser, Shown, SkypeUser, key};
 use super::subscriptions::{Notifier, Watch};
 use crate::dialect::lync::{self, Envelope, LyncProfile};
 use crate::dialect::skype::{self, SkypeProfile};
 use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start, token};
-use crate::sip::dialog::Dialog;
 use crate::sip::txn::{Peer, TxnId};
 use crate::sip::wire::ms::MsDiagnostics;
 use crate::sip::wire::{Message, MessageBuilder, Method};
@@ -34,6 +34,13 @@ pub enum AgentEvent {
         to: String,
         /// Text.
         text: String,
+    },
+    /// Someone's typing indication arrived (`active` false: they stopped).
+    Typing {
+        /// Sender as presented.
+        from: String,
+        /// Typing (true) or idle.
+        active: bool,
     },
     /// The far side ended an IM session.
     SessionEnded {
@@ -88,7 +95,7 @@ impl Outcome {
         }
     }
 
-    fn from_response(r: &Message) -> Self {
+    pub(super) fn from_response(r: &Message) -> Self {
         let diag = |n: &str| r.value(n).and_then(|v| MsDiagnostics::parse(&v).ok());
         Self {
             status: r.status(),
@@ -134,17 +141,10 @@ pub(super) struct State {
     pub(super) pool_serves_pidf: bool,
     /// Requests of ours awaiting their final response (a step boundary waits for them).
     in_flight: usize,
-    /// Lync IM sessions by Call-ID, with the local user and the remote party as presented.
-    sessions: HashMap<String, Session>,
+    /// IM sessions and the pool's IM filter.
+    pub(super) im: ImState,
     /// Call-IDs of INVITEs we answered 2xx and whose ACK has not arrived (RFC 3261 §13.3.1.4).
-    awaiting_ack: BTreeSet<String>,
-}
-
-#[derive(Debug)]
-struct Session {
-    local: Address,
-    remote: String,
-    dialog: Dialog,
+    pub(super) awaiting_ack: BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -152,7 +152,7 @@ pub(super) struct Inner {
     pub(super) side: Side,
     pub(super) endpoint: EndpointHandle,
     pub(super) gateway: Peer,
-    host: String,
+    pub(super) host: String,
     pub(super) lync: LyncProfile,
     pub(super) skype: SkypeProfile,
     state: Mutex<State>,
@@ -192,7 +192,7 @@ impl SimSide {
                 events: Vec::new(),
                 faults: Vec::new(),
                 rng: fastrand::Rng::with_seed(seed),
-                sessions: HashMap::new(),
+                im: ImState::default(),
                 awaiting_ack: BTreeSet::new(),
                 watches: BTreeMap::new(),
                 notifiers: BTreeMap::new(),
@@ -235,59 +235,6 @@ impl SimSide {
     /// Stops the endpoint.
     pub fn shutdown(&self) {
         self.inner.endpoint.shutdown();
-    }
-
-    /// Sends an IM from `from` (a user of this leg) to `to` (as addressed on this leg); gives
-    /// up when no final response arrives `within` (a provisional answer stops Timer B, so the
-    /// transaction layer alone would wait for ever).
-    pub async fn send_im(&self, from: &Address, to: &Address, text: &str, within: Duration) -> Outcome {
-        let send = async {
-            match self.inner.side {
-                Side::Enterprise => self.inner.lync_send_im(from, to, text).await,
-                Side::Consumer => self.inner.skype_send_im(from, to, text).await,
-            }
-        };
-        let outcome = tokio::time::timeout(within, send)
-            .await
-            .unwrap_or_else(|_| Outcome::failed(&format!("no final response within {within:?}")));
-        if outcome.status.is_some_and(|c| (200..300).contains(&c)) {
-            self.inner.record(from.clone(), AgentEvent::ImSent { to: to.to_string(), text: text.to_owned() });
-        }
-        outcome
-    }
-
-    /// The user's conversation history with `other` (compared with %-escapes undone), oldest
-    /// first, as (true when the user sent it, text). Only IMs that were delivered or received.
-    pub fn history(&self, user: &Address, other: &Address) -> Vec<(bool, String)> {
-        let other = other.comparable().to_ascii_lowercase();
-        let same = |a: &str| unescaped(a).to_ascii_lowercase() == other;
-        self.events_of(user)
-            .into_iter()
-            .filter_map(|e| match e {
-                AgentEvent::ImSent { to, text } if same(&to) => Some((true, text)),
-                AgentEvent::ImReceived { from, text } if same(&from) => Some((false, text)),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Ends every IM session `user` has (Lync BYE).
-    pub async fn end_sessions(&self, user: &Address) -> Vec<Outcome> {
-        let reqs: Vec<Message> = {
-            let mut st = self.inner.lock();
-            let vias: Vec<String> = (0..st.sessions.len()).map(|_| self.inner.via(&mut st.rng)).collect();
-            let ids: Vec<String> =
-                st.sessions.iter().filter(|(_, s)| &s.local == user).map(|(k, _)| k.clone()).collect();
-            ids.iter()
-                .zip(vias)
-                .filter_map(|(id, via)| st.sessions.remove(id).map(|mut s| s.dialog.request(Method::BYE, &via).build()))
-                .collect()
-        };
-        let mut out = Vec::new();
-        for r in reqs {
-            out.push(self.inner.request(r).await);
-        }
-        out
     }
 
     /// Brings the leg to rest at a step boundary: every 2xx we sent to an INVITE has been
@@ -439,73 +386,11 @@ impl Inner {
         self.notify.notify_waiters();
     }
 
-    async fn request(&self, msg: Message) -> Outcome {
+    pub(super) async fn request(&self, msg: Message) -> Outcome {
         match self.endpoint.request(msg, self.gateway).await {
             Ok(r) => Outcome::from_response(&r),
             Err(e) => Outcome::failed(&e),
         }
-    }
-
-    async fn lync_send_im(&self, from: &Address, to: &Address, text: &str) -> Outcome {
-        let existing = {
-            let mut st = self.lock();
-            let via = self.via(&mut st.rng);
-            let key = st
-                .sessions
-                .iter()
-                .find(|(_, s)| &s.local == from && unescaped(&s.remote) == to.comparable())
-                .map(|(k, _)| k.clone());
-            key.and_then(|k| st.sessions.get_mut(&k)).map(|s| {
-                s.dialog.request(Method::MESSAGE, &via).body(lync::IM_CONTENT_TYPE, text.as_bytes().to_vec()).build()
-            })
-        };
-        if let Some(msg) = existing {
-            return self.request(msg).await;
-        }
-        let (invite, via_ack) = {
-            let mut st = self.lock();
-            let env = self.lync_envelope(&mut st.rng, from, to);
-            let conv = token(&mut st.rng, 22);
-            let via_ack = self.via(&mut st.rng);
-            (lync::im_invite(&self.lync, &env, &conv, text, &self.host), via_ack)
-        };
-        match self.endpoint.request(invite.clone(), self.gateway).await {
-            Ok(resp) => {
-                let dialog = match Dialog::uac(&invite, &resp) {
-                    Ok(d) => Some(d),
-                    Err(e) if resp.status().is_some_and(|c| (200..300).contains(&c)) => {
-                        self.fault(format!(
-                            "the gateway's {} to an IM INVITE cannot form a dialog: {e}",
-                            resp.summary()
-                        ));
-                        None
-                    }
-                    Err(_) => None,
-                };
-                if resp.status().is_some_and(|c| (200..300).contains(&c))
-                    && let Some(dialog) = dialog
-                {
-                    let ack = dialog.ack(1, &via_ack).build();
-                    self.endpoint.send_stateless(ack, self.gateway);
-                    let remote = to.to_string();
-                    let call_id = dialog.key().call_id.clone();
-                    self.lock().sessions.insert(call_id, Session { local: from.clone(), remote, dialog });
-                }
-                Outcome::from_response(&resp)
-            }
-            Err(e) => Outcome::failed(&e),
-        }
-    }
-
-    async fn skype_send_im(&self, from: &Address, to: &Address, text: &str) -> Outcome {
-        let msg = {
-            let mut st = self.lock();
-            let via = self.via(&mut st.rng);
-            let tag = token(&mut st.rng, 10);
-            let call_id = token(&mut st.rng, 24);
-            skype::pager_message(&self.skype, &via, &from.sip_uri(), &tag, &to.sip_uri(), &call_id, text)
-        };
-        self.request(msg).await
     }
 
     pub(super) fn respond(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
@@ -555,115 +440,13 @@ impl Inner {
             Some("NOTIFY" | "BENOTIFY") => return self.on_notify(id, &req),
             _ => {}
         }
-        match self.side {
-            Side::Enterprise => self.lync_on_request(id, req),
-            Side::Consumer => self.skype_on_request(id, req),
-        }
-    }
-
-    fn lync_on_request(&self, id: TxnId, req: Message) {
-        let call_id = req.call_id().unwrap_or_default();
-        let method = req.method().cloned();
-        if method == Some(Method::INVITE) && lync::is_im_invite(&req) {
-            let Some(user) = self.target(&req) else {
-                let resp = MessageBuilder::response_to(&req, 404, "Not Found", Some("nouser"))
-                    .header(
-                        "ms-diagnostics",
-                        MsDiagnostics::render(
-                            4005,
-                            "Destination URI either not enabled for SIP or does not exist",
-                            Some("pool.fedcert.test"),
-                        ),
-                    )
-                    .build();
-                self.endpoint.respond(id, resp);
-                return;
-            };
-            let from = Self::sender(&req);
-            let from_key = from.parse::<Address>().map(|a| key(&a)).unwrap_or_default();
-            let allowed = self.lock().lync_users.get(&key(&user)).is_none_or(|u| u.takes_im_from(&from_key));
-            if !allowed {
-                // Everything from the gateway is public cloud: the user's privacy choice or a
-                // block refuses it, and the user sees nothing (PROTOCOL.md §1.3 step 5).
-                self.respond(id, &req, 403, "Forbidden");
-                return;
-            }
-            let tag = token(&mut self.lock().rng, 10);
-            let text = lync::first_message(&req);
-            let b = MessageBuilder::response_to(&req, 200, "OK", Some(&tag))
-                .header("Contact", format!("<{};opaque=user:epid:{tag};gruu>", user.sip_uri()))
-                .header("User-Agent", &self.lync.user_agent);
-            let b = if text.is_some() { b.header("Supported", "ms-text-format") } else { b };
-            let resp = b.body("application/sdp", lync::im_sdp_answer(&self.lync, &self.host, &user.sip_uri())).build();
-            match Dialog::uas(&req, &tag) {
-                Ok(dialog) => {
-                    let mut st = self.lock();
-                    st.awaiting_ack.insert(call_id.clone());
-                    st.sessions.insert(call_id, Session { local: user.clone(), remote: from.clone(), dialog });
-                }
-                Err(e) => {
-                    self.fault(format!("the gateway's IM INVITE cannot form a dialog: {e}"));
-                    self.respond(id, &req, 400, "Bad Request");
-                    return;
-                }
-            }
-            self.endpoint.respond(id, resp);
-            if let Some(text) = text {
-                self.record(user, AgentEvent::ImReceived { from, text });
-            }
-            return;
-        }
-        let session = {
-            let mut st = self.lock();
-            let ok = st
-                .sessions
-                .get_mut(&call_id)
-                .map(|s| (s.dialog.accepts(&req).is_ok(), s.local.clone(), s.remote.clone()));
-            // A BYE ends the session only when it belongs to it in CSeq order (RFC 3261 §12.2.2).
-            if method == Some(Method::BYE) && ok.as_ref().is_some_and(|(in_order, _, _)| *in_order) {
-                st.sessions.remove(&call_id);
-            }
-            ok
-        };
-        match (method.as_ref().map(Method::as_str), session) {
-            (_, None) => self.respond(id, &req, 481, "Call/Transaction Does Not Exist"),
-            (_, Some((false, _, _))) => self.respond(id, &req, 500, "Server Internal Error"),
-            (Some("MESSAGE"), Some((true, local, remote))) => match lync::message_text(&req) {
-                Some(text) => {
-                    self.respond(id, &req, 200, "OK");
-                    self.record(local, AgentEvent::ImReceived { from: remote, text });
-                }
-                None => self.respond(id, &req, 415, "Unsupported Media Type"),
-            },
-            (Some("BYE"), Some((_, local, remote))) => {
-                self.respond(id, &req, 200, "OK");
-                self.record(local, AgentEvent::SessionEnded { with: remote });
-            }
+        match (self.side, req.method().map(Method::as_str)) {
+            (Side::Enterprise, Some("INVITE")) if lync::is_im_invite(&req) => self.lync_on_im_invite(id, &req),
+            (Side::Enterprise, Some("MESSAGE" | "INFO" | "BYE")) => self.lync_on_in_dialog(id, &req),
+            (Side::Consumer, Some("MESSAGE")) => self.skype_on_message(id, &req),
             _ => self.respond(id, &req, 501, "Not Implemented"),
         }
     }
-
-    fn skype_on_request(&self, id: TxnId, req: Message) {
-        if req.method() != Some(&Method::MESSAGE) {
-            self.respond(id, &req, 501, "Not Implemented");
-            return;
-        }
-        let Some(user) = self.target(&req) else {
-            self.respond(id, &req, 404, "Not Found");
-            return;
-        };
-        match skype::message_text(&req) {
-            Some(text) => {
-                self.respond(id, &req, 200, "OK");
-                self.record(user, AgentEvent::ImReceived { from: Self::sender(&req), text });
-            }
-            None => self.respond(id, &req, 415, "Unsupported Media Type"),
-        }
-    }
-}
-
-fn unescaped(s: &str) -> String {
-    crate::sip::wire::unescape(s)
 }
 
 async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedReceiver<Incoming>) {

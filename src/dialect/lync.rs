@@ -22,6 +22,8 @@ pub struct LyncProfile {
     pub allow: String,
     /// `a=accept-types` of the IM SDP.
     pub accept_types: String,
+    /// The client's IM font (`X-MMS-IM-Format`), sent base64 as `msgr`.
+    pub im_font: String,
     /// ms-keep-alive header value.
     pub keep_alive: String,
     /// Supported tokens of a presence SUBSCRIBE, one header line each.
@@ -107,7 +109,7 @@ pub fn im_invite(profile: &LyncProfile, env: &Envelope, conversation_id: &str, t
         b = b.header("Supported", s);
     }
     b.header("Ms-Conversation-ID", conversation_id)
-        .header("ms-text-format", MsTextFormat::plain(text))
+        .header("ms-text-format", MsTextFormat::plain_with_msgr(text, &super::im::msgr(&profile.im_font)))
         .header("ms-keep-alive", &profile.keep_alive)
         .header("Allow", &profile.allow)
         .header("EndPoints", format!("<{}>, <{}>", env.from_uri, env.to_uri))
@@ -125,15 +127,6 @@ pub fn first_message(invite: &Message) -> Option<String> {
 pub fn is_im_invite(msg: &Message) -> bool {
     msg.method() == Some(&Method::INVITE) && String::from_utf8_lossy(msg.body()).contains("m=message ")
 }
-
-/// The text of an in-dialog IM MESSAGE (text/plain with optional `msgr`).
-pub fn message_text(msg: &Message) -> Option<String> {
-    let ct = msg.content_type().ok().flatten()?;
-    (ct.essence == "text/plain").then(|| String::from_utf8_lossy(msg.body()).into_owned())
-}
-
-/// Content-Type of an in-dialog IM MESSAGE.
-pub const IM_CONTENT_TYPE: &str = "text/plain; charset=UTF-8";
 
 /// A Lync availability value (PROTOCOL.md §4.1) as the harness's Lync side publishes and
 /// reads it.

@@ -3,6 +3,7 @@
 //! The reference gateway has its own translation code and never calls into this module.
 
 pub mod categories;
+pub mod im;
 pub mod lync;
 pub mod pidf;
 pub mod skype;

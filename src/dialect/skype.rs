@@ -32,33 +32,10 @@ impl SkypeProfile {
     }
 }
 
-/// A pager-mode IM.
-pub fn pager_message(
-    profile: &SkypeProfile,
-    via: &str,
-    from_uri: &str,
-    from_tag: &str,
-    to_uri: &str,
-    call_id: &str,
-    text: &str,
-) -> Message {
-    MessageBuilder::request(Method::MESSAGE, to_uri)
-        .header("Via", via)
-        .header("Max-Forwards", 70)
-        .header("From", format!("<{from_uri}>;tag={from_tag}"))
-        .header("To", format!("<{to_uri}>"))
-        .header("Call-ID", call_id)
-        .header("CSeq", "1 MESSAGE")
-        .header("User-Agent", &profile.user_agent)
-        .body(&profile.im_content_type, text.as_bytes().to_vec())
-        .build()
-}
-
-/// The text of a pager MESSAGE, when it is text/plain.
-pub fn message_text(msg: &Message) -> Option<String> {
-    let ct = msg.content_type().ok().flatten()?;
-    (msg.method() == Some(&Method::MESSAGE) && ct.essence == "text/plain")
-        .then(|| String::from_utf8_lossy(msg.body()).into_owned())
+/// A pager-mode MESSAGE (RFC 3428) carrying `body` of type `content_type`: an IM
+/// (`profile.im_content_type`), a typing indication, or anything a test needs to send.
+pub fn pager(profile: &SkypeProfile, env: &Envelope, content_type: &str, body: Vec<u8>) -> Message {
+    env.request(Method::MESSAGE, "1 MESSAGE").header("User-Agent", &profile.user_agent).body(content_type, body).build()
 }
 
 /// A Skype user's status as the consumer cloud knows it (PROTOCOL.md §4.1, §9.2).

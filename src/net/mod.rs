@@ -3,5 +3,5 @@
 mod endpoint;
 pub mod tap;
 
-pub use endpoint::{EndpointConfig, EndpointHandle, IO_DEADLINE, Incoming, NetError, start, token};
+pub use endpoint::{EndpointConfig, EndpointHandle, IO_DEADLINE, Incoming, NetError, UDP_REQUEST_LIMIT, start, token};
 pub use tap::{Tap, TapEvent, TapKind, Transport};

@@ -4,6 +4,7 @@
 
 mod contact_steps;
 pub(crate) mod golden;
+mod im_steps;
 mod steps;
 mod world;
 

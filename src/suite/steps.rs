@@ -3,6 +3,7 @@
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
+use super::im_steps::im_text;
 use super::world::{FedWorld, STEP_DEADLINE};
 use crate::agent::{Address, AgentEvent, Side};
 
@@ -26,11 +27,12 @@ async fn given_user(w: &mut FedWorld, step: &Step, kind: String, user: String) {
     w.add_user(side(&kind), addr(&user));
 }
 
+#[given(expr = "the {word} user {string} sends the IM {string} to {string}")]
 #[when(expr = "the {word} user {string} sends the IM {string} to {string}")]
 async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String, text: String, to: String) {
     w.begin(step).await;
     let (from, to) = (addr(&from), addr(&to));
-    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text, STEP_DEADLINE).await;
+    let outcome = w.leg(side(&kind)).send_im(&from, &to, &im_text(&text), STEP_DEADLINE).await;
     w.last_outcome = Some((from, outcome));
 }
 
@@ -83,7 +85,7 @@ async fn then_diagnostics(w: &mut FedWorld, step: &Step, code: u32) {
 #[then(expr = "the {word} user {string} receives the IM {string} from {string}")]
 async fn then_receives(w: &mut FedWorld, step: &Step, kind: String, user: String, text: String, from: String) {
     w.begin(step).await;
-    let (user, from) = (addr(&user), addr(&from));
+    let (user, from, text) = (addr(&user), addr(&from), im_text(&text));
     let what = format!("the IM {text:?} from {from}");
     let r = w
         .leg(side(&kind))
@@ -116,26 +118,4 @@ async fn then_golden(w: &mut FedWorld, step: &Step) {
     // The golden covers every step before this one.
     let rendered = w.render(w.steps.len() - 1);
     super::golden::assert_matches(&w.golden_name(), &rendered.text);
-}
-
-/// The docstring lists the conversation oldest first, one IM a line: `me: …` for what the
-/// user sent, `them: …` for what they received.
-#[then(expr = "the {word} user {string} has this conversation with {string}:")]
-async fn then_history(w: &mut FedWorld, step: &Step, kind: String, user: String, other: String) {
-    w.begin(step).await;
-    let expected: Vec<(bool, String)> = step
-        .docstring
-        .as_deref()
-        .unwrap_or_else(|| panic!("this step needs a docstring with `me:` / `them:` lines"))
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|l| match l.split_once(": ") {
-            Some(("me", t)) => (true, t.to_owned()),
-            Some(("them", t)) => (false, t.to_owned()),
-            _ => panic!("conversation line `{l}` is not `me: …` or `them: …`"),
-        })
-        .collect();
-    let got = w.leg(side(&kind)).history(&addr(&user), &addr(&other));
-    assert_eq!(got, expected, "conversation history of {user} with {other} (true = sent by {user})");
 }

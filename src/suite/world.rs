@@ -51,6 +51,21 @@ pub struct FedWorld {
     pub mark: usize,
     /// Outcome of the last IM sent.
     pub last_outcome: Option<(Address, Outcome)>,
+    /// The text of the last generated IM (`an IM of N characters`).
+    pub last_text: Option<String>,
+    /// The last exchange of many IMs: who, and each IM in order.
+    pub exchange: Option<Exchange>,
+}
+
+/// IMs exchanged in one step, for the transcript check after it.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// The Lync user and the Skype user as the Lync user addresses them.
+    pub lync: (Address, Address),
+    /// The Skype user and the Lync user as the Skype user addresses them.
+    pub skype: (Address, Address),
+    /// Each IM in order: (sent by the Lync user, text).
+    pub ims: Vec<(bool, String)>,
 }
 
 /// Golden/capture names taken in this run.
@@ -93,6 +108,9 @@ impl FedWorld {
         }
         cast.gateway.insert((Transport::Tcp, gateway.enterprise_face()));
         cast.gateway.insert((Transport::Udp, gateway.consumer_face()));
+        // A consumer-leg request over 1300 bytes comes over TCP to the UDP face's port (RFC
+        // 3261 §18.1.1).
+        cast.gateway.insert((Transport::Tcp, gateway.consumer_face()));
         self.running = Some(Running { gateway, enterprise, consumer, tap, cast });
         Ok(())
     }

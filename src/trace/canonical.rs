@@ -12,10 +12,12 @@ use std::net::SocketAddr;
 use serde::Deserialize;
 
 use crate::dialect::categories::{self, BatchSub, StateCategory};
+use crate::dialect::im::{self, Typing};
 use crate::dialect::pidf::{self, Pidf};
 use crate::net::{TapEvent, TapKind, Transport};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
-use crate::sip::wire::{Frame, Message, SipUri, StreamFramer};
+use crate::sip::wire::multipart;
+use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
 
 /// The trace profile (`scenarios/trace_profile.yaml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +63,8 @@ pub struct Seen {
     pub leg: String,
     /// True when the harness sent it.
     pub sent: bool,
+    /// The transport it crossed.
+    pub transport: Transport,
     /// The message.
     pub msg: Message,
 }
@@ -79,7 +83,8 @@ pub fn messages(events: &[TapEvent], cast: &Cast) -> (Vec<Seen>, Vec<String>) {
         };
         let sent = cast.harness.contains(&(ev.transport, ev.src)) || cast.gateway.contains(&(ev.transport, ev.dst));
         let leg = ev.actor.clone().unwrap_or_default();
-        let mut push = |msg: Message| out.push(Seen { step: ev.step, leg: leg.clone(), sent, msg });
+        let mut push =
+            |msg: Message| out.push(Seen { step: ev.step, leg: leg.clone(), sent, transport: ev.transport, msg });
         match ev.transport {
             Transport::Udp => {
                 if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
@@ -258,7 +263,8 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
         }
     }
     if let Some(f) = m.value("ms-text-format").and_then(|v| MsTextFormat::parse(&v).ok()) {
-        details.push(format!("ms-text-format: {} {:?}", f.content_type, f.text));
+        let msgr = if f.msgr.is_some() { " msgr" } else { "" };
+        details.push(text_summary(&format!("ms-text-format: {}{msgr}", f.content_type), &f.text));
     }
     details.extend(body_summary(m, syms));
     for d in details {
@@ -266,11 +272,52 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
     }
 }
 
+/// Texts longer than this are shown by length, digest and head.
+const TEXT_SHOWN: usize = 160;
+
+/// An IM text: quoted whole, or (long ones) length, FNV-1a digest and head, so that a 10 KB
+/// IM stays one line and any change to it still changes the line.
+fn text_summary(label: &str, text: &str) -> String {
+    if text.len() <= TEXT_SHOWN {
+        return format!("{label} {text:?}");
+    }
+    let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let head: String = text.chars().take(40).collect();
+    format!("{label} {} bytes fnv1a={digest:016x} {head:?}…", text.len())
+}
+
+/// A text body with its type, noting Lync's `msgr` font parameter.
+fn typed_text(ct: &MediaType, body: &str) -> String {
+    let msgr = if ct.param("msgr").is_some() { " msgr" } else { "" };
+    text_summary(&format!("{}{msgr}", ct.essence), body)
+}
+
 fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
     let Ok(Some(ct)) = m.content_type() else { return Vec::new() };
+    if ct.essence == "multipart/alternative" {
+        let Some(boundary) = ct.param("boundary") else { return vec!["multipart/alternative without boundary".into()] };
+        return match multipart::parse(boundary, m.body()) {
+            Ok(parts) => parts
+                .iter()
+                .map(|p| match p.header("Content-Type").map(MediaType::parse) {
+                    Some(Ok(pct)) => format!("part: {}", typed_text(&pct, &String::from_utf8_lossy(&p.body))),
+                    _ => format!("part: untyped, {} bytes", p.body.len()),
+                })
+                .collect(),
+            Err(e) => vec![format!("multipart/alternative: unreadable ({e})")],
+        };
+    }
     let body = String::from_utf8_lossy(m.body());
     match ct.essence.as_str() {
-        "text/plain" => vec![format!("text/plain {:?}", body)],
+        "text/plain" | "text/html" => vec![typed_text(&ct, &body)],
+        im::KEYBOARD_ACTIVITY => vec![match im::read_keyboard_activity(&body) {
+            Ok(t) => format!("typing: {}", if t == Typing::Active { "type" } else { "idle" }),
+            Err(e) => format!("application/xml: not KeyboardActivity ({e})"),
+        }],
+        im::IS_COMPOSING => vec![match im::read_is_composing(&body) {
+            Ok(t) => format!("iscomposing: {}", if t == Typing::Active { "active" } else { "idle" }),
+            Err(e) => format!("iscomposing: unreadable ({e})"),
+        }],
         "application/sdp" => body
             .lines()
             .filter_map(|l| l.strip_prefix("m="))

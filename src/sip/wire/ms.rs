@@ -45,6 +45,11 @@ impl MsTextFormat {
     pub fn plain(text: &str) -> String {
         format!("text/plain; charset=UTF-8; ms-body={}", STANDARD.encode(text.as_bytes()))
     }
+
+    /// Writes the header value for plain text with `msgr` font information (already base64).
+    pub fn plain_with_msgr(text: &str, msgr: &str) -> String {
+        format!("text/plain; charset=UTF-8; msgr={msgr}; ms-body={}", STANDARD.encode(text.as_bytes()))
+    }
 }
 
 /// `ms-diagnostics: <code>;reason="…";source="…"[;name="value"]*`.
