@@ -11,6 +11,8 @@ mod pidf;
 mod policy;
 mod presence;
 mod subscription;
+#[cfg(test)]
+mod testing;
 mod xml;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

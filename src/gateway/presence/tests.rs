@@ -1,104 +1,15 @@
 //! The bridge end to end: a gateway between two raw endpoints playing the Lync pool (TCP) and
 //! the Skype cloud (UDP). Documents are written out by hand, not with the gateway's renderers.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
-
-use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use crate::gateway::{Defects, Gateway, GatewayConfig, Namespaces, NextHops};
-use crate::net::{EndpointConfig, EndpointHandle, Incoming, NetError, Tap, start};
+use crate::gateway::Defects;
+use crate::gateway::testing::{Rig, WAIT, assert_quiet, next_request, ok, request};
 use crate::sip::dialog::Dialog;
-use crate::sip::txn::{Peer, TxnId};
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
-const WAIT: Duration = Duration::from_secs(5);
-const IP: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const CATEGORIES: &str = "application/msrtc-event-categories+xml";
 const PIDF: &str = "application/pidf+xml";
-
-struct Rig {
-    gw: Gateway,
-    pool: EndpointHandle,
-    pool_in: UnboundedReceiver<Incoming>,
-    cloud: EndpointHandle,
-    cloud_in: UnboundedReceiver<Incoming>,
-    rng: fastrand::Rng,
-}
-
-impl Rig {
-    async fn new() -> Self {
-        Self::with_defects(Defects::default()).await
-    }
-
-    async fn with_defects(defects: Defects) -> Self {
-        let config = GatewayConfig {
-            ip: IP,
-            fqdn: "gw.fedcert.test".into(),
-            namespaces: Namespaces { enterprise_domains: vec!["contoso.com".into()], ..Namespaces::default() },
-            enterprise_users: ["alice@contoso.com".to_owned()].into(),
-            defects,
-        };
-        let gw = Gateway::start(config, 7).await.unwrap();
-        let (pool, pool_in) = start(EndpointConfig::ephemeral(IP), Tap::new(), "pool").await.unwrap();
-        let (cloud, cloud_in) = start(EndpointConfig::ephemeral(IP), Tap::new(), "cloud").await.unwrap();
-        gw.set_next_hops(NextHops { enterprise: pool.tcp_addr(), consumer: cloud.udp_addr() });
-        Self { gw, pool, pool_in, cloud, cloud_in, rng: fastrand::Rng::with_seed(3) }
-    }
-
-    fn gw_enterprise(&self) -> Peer {
-        Peer { addr: self.gw.enterprise_face(), reliable: true }
-    }
-
-    fn gw_consumer(&self) -> Peer {
-        Peer { addr: self.gw.consumer_face(), reliable: false }
-    }
-
-    /// The cloud sends `msg` to the gateway; the handle yields the final response.
-    fn cloud_sends(&self, msg: Message) -> JoinHandle<Result<Message, NetError>> {
-        let (cloud, gw) = (self.cloud.clone(), self.gw_consumer());
-        tokio::spawn(async move { cloud.request(msg, gw).await })
-    }
-
-    /// The pool sends `msg` to the gateway; the handle yields the final response.
-    fn pool_sends(&self, msg: Message) -> JoinHandle<Result<Message, NetError>> {
-        let (pool, gw) = (self.pool.clone(), self.gw_enterprise());
-        tokio::spawn(async move { pool.request(msg, gw).await })
-    }
-
-    fn pool_via(&mut self) -> String {
-        self.pool.via(true, &mut self.rng)
-    }
-
-    fn cloud_via(&mut self) -> String {
-        self.cloud.via(false, &mut self.rng)
-    }
-
-    fn subscriptions(&self) -> usize {
-        self.gw.inner.lock().subscriptions.len()
-    }
-}
-
-/// The next request on an endpoint. A stray message (a response nobody waits for) fails the
-/// test: that is what an answered BENOTIFY would look like.
-async fn next_request(rx: &mut UnboundedReceiver<Incoming>) -> (TxnId, Message) {
-    loop {
-        match timeout(WAIT, rx.recv()).await.expect("no request in time").expect("endpoint stopped") {
-            Incoming::Request { id, msg, .. } => return (id, msg),
-            Incoming::Stray { msg, .. } => panic!("unexpected stray message: {}", msg.summary()),
-            Incoming::Barrier(done) => {
-                let _ = done.send(());
-            }
-            Incoming::Malformed { error, .. } => panic!("malformed: {error}"),
-        }
-    }
-}
-
-fn ok(req: &Message, tag: Option<&str>) -> Message {
-    MessageBuilder::response_to(req, 200, "OK", tag).build()
-}
 
 fn categories_doc(availability: u32) -> String {
     format!(
@@ -234,9 +145,7 @@ async fn a_skype_watcher_gets_pool_presence_as_pidf_and_benotify_is_never_answer
     assert!(cn.body().is_empty());
     rig.cloud.respond(id, ok(&cn, None));
     assert_eq!(timeout(WAIT, notifying).await.unwrap().unwrap().unwrap().status(), Some(200));
-    while let Ok(ev) = rig.pool_in.try_recv() {
-        assert!(!matches!(ev, Incoming::Stray { .. } | Incoming::Request { .. }), "the pool got more: {ev:?}");
-    }
+    assert_quiet(&mut rig.pool_in, "the pool");
     assert_eq!(rig.subscriptions(), 0);
     rig.gw.shutdown();
 }
@@ -350,18 +259,6 @@ async fn a_lync_watcher_gets_pending_then_categories_then_benotify_then_expiry()
     assert!(rig.pool_in.try_recv().is_err(), "alice got more after her subscription ended");
     assert_eq!(rig.subscriptions(), 0);
     rig.gw.shutdown();
-}
-
-/// An out-of-dialog request as a simulated side writes it.
-fn request(method: Method, uri: &str, from: &str, call_id: &str, via: String, contact: &str) -> MessageBuilder {
-    MessageBuilder::request(method.clone(), uri)
-        .header("Via", via)
-        .header("Max-Forwards", 70)
-        .header("From", format!("<{from}>;tag=t-{call_id}"))
-        .header("To", format!("<{uri}>"))
-        .header("Call-ID", call_id)
-        .header("CSeq", format!("1 {method}"))
-        .header("Contact", contact)
 }
 
 /// `msa` subscribes to alice from the cloud and the pool accepts with 200: returns the pool's
