@@ -3,14 +3,13 @@
 //! consumer leg, both directions.
 
 use super::policy::aor;
-use super::{ImSession, Inner, Msa};
+use super::{ImSession, Inner, Leg, Msa};
 use crate::net::token;
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
-use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
+use crate::sip::wire::ms::MsTextFormat;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
-const NOT_FOUND_DIAG: &str = "Destination URI either not enabled for SIP or does not exist";
 const TEXT: &str = "text/plain; charset=UTF-8";
 const ACCEPT_TYPES: &str = "text/plain multipart/alternative text/html";
 
@@ -21,31 +20,6 @@ fn im_sdp(host: &str, media_uri: &str) -> String {
 }
 
 impl Inner {
-    pub(super) fn tag(&self) -> String {
-        token(&mut self.lock().rng, 10)
-    }
-
-    pub(super) fn reply(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
-        let tag = self.tag();
-        self.enterprise.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
-    }
-
-    pub(super) fn reply_consumer(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
-        let tag = self.tag();
-        self.consumer.respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
-    }
-
-    /// 404 towards Lync with diagnostics explaining the unknown target (req 30: the public
-    /// copy carries no `source`).
-    pub(super) fn reply_not_found(&self, id: TxnId, req: &Message) {
-        let tag = self.tag();
-        let resp = MessageBuilder::response_to(req, 404, "Not Found", Some(&tag))
-            .header("ms-diagnostics", MsDiagnostics::render(4005, NOT_FOUND_DIAG, Some(&self.config.fqdn)))
-            .header("ms-diagnostics-public", MsDiagnostics::render(4005, NOT_FOUND_DIAG, None))
-            .build();
-        self.enterprise.respond(id, resp);
-    }
-
     /// The Lync-side URI of a Skype account, honouring seeded defects.
     pub(super) fn present(&self, msa: &Msa) -> String {
         if self.config.defects.undecorated_custom_domains {
@@ -54,8 +28,8 @@ impl Inner {
         self.config.namespaces.lync_uri_of_msa(msa)
     }
 
-    /// Sends a pager MESSAGE to the Skype cloud; returns the final status.
-    async fn to_consumer(&self, lync_user: &str, msa: &Msa, text: &str) -> Option<u16> {
+    /// Sends a pager MESSAGE to the Skype cloud; returns its final response.
+    async fn to_consumer(&self, lync_user: &str, msa: &Msa, text: &str) -> Option<Message> {
         let peer = self.consumer_peer()?;
         let msg = {
             let mut st = self.lock();
@@ -69,7 +43,7 @@ impl Inner {
                 .body(TEXT, text.as_bytes().to_vec())
                 .build()
         };
-        self.consumer.request(msg, peer).await.ok().and_then(|r| r.status())
+        self.consumer.request(msg, peer).await.ok()
     }
 }
 
@@ -114,11 +88,9 @@ async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
     };
     let text = req.value("ms-text-format").and_then(|v| MsTextFormat::parse(&v).ok()).map(|f| f.text);
     if let Some(text) = &text {
-        match inner.to_consumer(&from, &msa, text).await {
-            Some(c) if (200..300).contains(&c) => {}
-            Some(404) => return inner.reply_not_found(id, &req),
-            Some(c) if c >= 300 => return inner.reply(id, &req, c, "Consumer Leg Failed"),
-            _ => return inner.reply(id, &req, 480, "Temporarily Unavailable"),
+        let resp = inner.to_consumer(&from, &msa, text).await;
+        if !resp.as_ref().and_then(Message::status).is_some_and(|c| (200..300).contains(&c)) {
+            return inner.relay_failure(Leg::Enterprise, id, &req, resp.as_ref());
         }
     }
     let tag = inner.tag();
@@ -148,11 +120,8 @@ async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
         return inner.reply(id, &req, 500, "Server Internal Error");
     }
     let text = String::from_utf8_lossy(req.body()).into_owned();
-    match inner.to_consumer(&lync_user, &msa, &text).await {
-        Some(c) if (200..300).contains(&c) => inner.reply(id, &req, 200, "OK"),
-        Some(c) if c >= 300 => inner.reply(id, &req, c, "Consumer Leg Failed"),
-        _ => inner.reply(id, &req, 480, "Temporarily Unavailable"),
-    }
+    let resp = inner.to_consumer(&lync_user, &msa, &text).await;
+    inner.relay(Leg::Enterprise, id, &req, resp.as_ref());
 }
 
 /// A request arriving on the consumer face.
@@ -169,17 +138,13 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
         return inner.reply_consumer(id, &req, 400, "Bad From");
     };
     let text = String::from_utf8_lossy(req.body()).into_owned();
-    let status = deliver_to_lync(inner, &target, &msa, &text).await;
-    match status {
-        Some(c) if (200..300).contains(&c) => inner.reply_consumer(id, &req, 200, "OK"),
-        Some(c) if c >= 300 => inner.reply_consumer(id, &req, c, "Enterprise Leg Failed"),
-        _ => inner.reply_consumer(id, &req, 480, "Temporarily Unavailable"),
-    }
+    let resp = deliver_to_lync(inner, &target, &msa, &text).await;
+    inner.relay(Leg::Consumer, id, &req, resp.as_ref());
 }
 
 /// Sends `text` to a Lync user: in the open IM session with this account, or in a new one
-/// whose INVITE carries the text as its first message.
-async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) -> Option<u16> {
+/// whose INVITE carries the text as its first message. Lync's final response.
+async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) -> Option<Message> {
     let peer = inner.enterprise_peer()?;
     let in_dialog = {
         let mut st = inner.lock();
@@ -190,7 +155,7 @@ async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) 
             .map(|s| s.dialog.request(Method::MESSAGE, &via).body(TEXT, text.as_bytes().to_vec()).build())
     };
     if let Some(msg) = in_dialog {
-        return inner.enterprise.request(msg, peer).await.ok().and_then(|r| r.status());
+        return inner.enterprise.request(msg, peer).await.ok();
     }
     let presented = inner.present(msa);
     let (invite, via_ack) = {
@@ -219,5 +184,5 @@ async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) 
         let call_id = dialog.key().call_id.clone();
         inner.lock().sessions.insert(call_id, ImSession { lync_user: lync_user.to_owned(), msa: msa.clone(), dialog });
     }
-    resp.status()
+    Some(resp)
 }

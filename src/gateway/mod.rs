@@ -10,6 +10,7 @@ pub mod mapping;
 mod pidf;
 mod policy;
 mod presence;
+mod reply;
 mod subscription;
 #[cfg(test)]
 mod testing;
@@ -192,6 +193,34 @@ impl Inner {
 
     fn consumer_peer(&self) -> Option<Peer> {
         self.lock().next_hops.map(|h| Peer { addr: h.consumer, reliable: false })
+    }
+
+    fn endpoint(&self, leg: Leg) -> &EndpointHandle {
+        match leg {
+            Leg::Enterprise => &self.enterprise,
+            Leg::Consumer => &self.consumer,
+        }
+    }
+
+    fn peer(&self, leg: Leg) -> Option<Peer> {
+        match leg {
+            Leg::Enterprise => self.enterprise_peer(),
+            Leg::Consumer => self.consumer_peer(),
+        }
+    }
+
+    /// The Contact of our face on `leg`.
+    fn contact(&self, leg: Leg) -> String {
+        match leg {
+            Leg::Enterprise => format!("<sip:{};transport=tcp>", self.enterprise.tcp_addr()),
+            Leg::Consumer => format!("<sip:{}>", self.consumer.udp_addr()),
+        }
+    }
+
+    /// A Via for a new request on `leg` (its transport: TCP towards the pool, UDP towards the
+    /// cloud; the endpoint moves a large request to TCP itself).
+    fn via(&self, leg: Leg, rng: &mut fastrand::Rng) -> String {
+        self.endpoint(leg).via(leg == Leg::Enterprise, rng)
     }
 }
 

@@ -13,11 +13,12 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, timeout};
 
 use super::policy::aor;
+use super::reply::reason;
 use super::subscription::{BodyFormat, SubscriptionPair};
 use super::{Inner, Leg, Msa, categories, pidf};
-use crate::net::{EndpointHandle, token};
+use crate::net::token;
 use crate::sip::dialog::Dialog;
-use crate::sip::txn::{Peer, TxnId};
+use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
 /// The longest subscription granted: RFC 6665 lets the notifier shorten what is asked, and an
@@ -39,59 +40,6 @@ const ENTERPRISE_ACCEPT: &str = "application/msrtc-event-categories+xml, applica
 
 mod notify;
 use notify::{arm_expiry, expire, notification};
-
-impl Inner {
-    fn endpoint(&self, leg: Leg) -> &EndpointHandle {
-        match leg {
-            Leg::Enterprise => &self.enterprise,
-            Leg::Consumer => &self.consumer,
-        }
-    }
-
-    fn peer(&self, leg: Leg) -> Option<Peer> {
-        match leg {
-            Leg::Enterprise => self.enterprise_peer(),
-            Leg::Consumer => self.consumer_peer(),
-        }
-    }
-
-    /// The Contact of our face on `leg`.
-    fn contact(&self, leg: Leg) -> String {
-        match leg {
-            Leg::Enterprise => format!("<sip:{};transport=tcp>", self.enterprise.tcp_addr()),
-            Leg::Consumer => format!("<sip:{}>", self.consumer.udp_addr()),
-        }
-    }
-
-    fn via(&self, leg: Leg, rng: &mut fastrand::Rng) -> String {
-        self.endpoint(leg).via(leg == Leg::Enterprise, rng)
-    }
-
-    fn reply_on(&self, leg: Leg, id: TxnId, req: &Message, code: u16, reason: &str) {
-        match leg {
-            Leg::Enterprise => self.reply(id, req, code, reason),
-            Leg::Consumer => self.reply_consumer(id, req, code, reason),
-        }
-    }
-
-    /// 404 for a presentity that does not exist: with diagnostics towards Lync (req 30).
-    fn reply_not_found_on(&self, leg: Leg, id: TxnId, req: &Message) {
-        match leg {
-            Leg::Enterprise => self.reply_not_found(id, req),
-            Leg::Consumer => self.reply_consumer(id, req, 404, "Not Found"),
-        }
-    }
-}
-
-fn reason(code: u16) -> &'static str {
-    match code {
-        400 => "Bad Request",
-        481 => "Call/Transaction Does Not Exist",
-        500 => "Server Internal Error",
-        502 => "Bad Gateway",
-        _ => "Failed",
-    }
-}
 
 /// A notification's place among its subscription's notifications. BENOTIFYs get no response,
 /// so nothing else stops a burst of them overtaking each other in the tasks `serve` spawns.
@@ -278,16 +226,6 @@ fn requested_expires(req: &Message) -> Option<u32> {
     req.expires().ok().map(|e| e.map_or(MAX_EXPIRES, |e| e.min(MAX_EXPIRES)))
 }
 
-/// Answers a SUBSCRIBE the notifier refused (or never answered) the way the watcher's leg
-/// speaks: 404 with diagnostics towards Lync, other failures passed through, silence as 480.
-fn relay_failure(inner: &Inner, leg: Leg, id: TxnId, req: &Message, resp: Option<&Message>) {
-    match resp.and_then(|r| r.status().map(|c| (c, r.reason().unwrap_or_default()))) {
-        Some((404, _)) => inner.reply_not_found_on(leg, id, req),
-        Some((c, why)) if c >= 300 => inner.reply_on(leg, id, req, c, if why.is_empty() { reason(c) } else { why }),
-        _ => inner.reply_on(leg, id, req, 480, "Temporarily Unavailable"),
-    }
-}
-
 async fn new_subscription(inner: &Arc<Inner>, leg: Leg, id: TxnId, req: Message) {
     let wanted = match leg {
         Leg::Enterprise => lync_watcher(inner, id, &req),
@@ -347,7 +285,7 @@ async fn new_subscription(inner: &Arc<Inner>, leg: Leg, id: TxnId, req: Message)
         }
         outcome => {
             inner.lock().remove_pair(pair_id);
-            relay_failure(inner, leg, id, &req, outcome.ok().as_ref());
+            inner.relay_failure(leg, id, &req, outcome.ok().as_ref());
         }
     }
 }
@@ -476,7 +414,7 @@ async fn resubscribe(inner: &Arc<Inner>, leg: Leg, id: TxnId, req: Message) {
                 pair.answered.send_replace(true);
                 (pair.generation, old_expiry)
             });
-            relay_failure(inner, leg, id, &req, resp.as_ref());
+            inner.relay_failure(leg, id, &req, resp.as_ref());
             if let Some((generation, at)) = armed {
                 arm_expiry(inner, pair_id, generation, at);
             }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tokio::time::{Instant, timeout};
 
-use super::{ANSWER_WAIT, REAP_AFTER, TURN_WAIT, far_resubscribe, reason};
+use super::{ANSWER_WAIT, REAP_AFTER, TURN_WAIT, far_resubscribe};
 use crate::gateway::availability::ConsumerState;
+use crate::gateway::reply::reason;
 use crate::gateway::subscription::{BodyFormat, Delivery, SubState, SubscriptionPair, delivery};
 use crate::gateway::{Inner, Leg, State, categories, pidf};
 use crate::sip::dialog::Dialog;
