@@ -1,22 +1,66 @@
-//! IM translation: the Lync INVITE-based IM session (first message in `ms-text-format`,
-//! PROTOCOL.md §1.5) on the enterprise leg, pager-mode MESSAGE (RFC 3428, §9.2) on the
-//! consumer leg, both directions.
+//! IM translation (flows.md "IM sessions", PROTOCOL.md §1.5 and §9.2, reqs 13–17): the Lync
+//! INVITE-based session on the enterprise leg, pager-mode MESSAGE (RFC 3428) on the consumer
+//! leg, in both directions.
+//!
+//! The gateway keeps one enterprise session per conversation, and answers every request only
+//! after the other leg answered the request it became (forward, then answer), relaying the far
+//! side's failure as given.
 
 use super::policy::aor;
-use super::{ImSession, Inner, Leg, Msa};
+use super::reply::reason;
+use super::{Conversation, ImSession, Inner, Leg, Msa, State};
 use crate::net::token;
-use crate::sip::dialog::Dialog;
+use crate::sip::dialog::{Dialog, DialogKey};
 use crate::sip::txn::TxnId;
 use crate::sip::wire::ms::MsTextFormat;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
-const TEXT: &str = "text/plain; charset=UTF-8";
+/// The consumer leg's IM type.
+const PLAIN: &str = "text/plain; charset=UTF-8";
+/// The gateway's own `a=accept-types`.
 const ACCEPT_TYPES: &str = "text/plain multipart/alternative text/html";
 
 fn im_sdp(host: &str, media_uri: &str) -> String {
     format!(
         "v=0\r\no=- 0 0 IN IP4 {host}\r\ns=session\r\nc=IN IP4 {host}\r\nt=0 0\r\nm=message 5060 sip {media_uri}\r\na=accept-types:{ACCEPT_TYPES}\r\n"
     )
+}
+
+fn is_success(resp: Option<&Message>) -> bool {
+    resp.and_then(Message::status).is_some_and(|c| (200..300).contains(&c))
+}
+
+/// A Lync client's reading of an answer to an in-dialog request: `408` or `481` means the
+/// dialog is gone on its side (PROTOCOL.md §1.5).
+fn is_dead_session(resp: Option<&Message>) -> bool {
+    matches!(resp.and_then(Message::status), Some(408 | 481))
+}
+
+impl State {
+    /// The session an in-dialog request from Lync belongs to: `481` for a dialog the gateway
+    /// does not know (never opened, ended, or replaced by a newer INVITE), `500` for one out
+    /// of order (RFC 3261 §12.2.2).
+    fn session_of(&mut self, req: &Message) -> Result<(Conversation, &mut ImSession), u16> {
+        let call_id = req.call_id().map_err(|_| 400_u16)?;
+        let (conv, session) =
+            self.sessions.iter_mut().find(|(_, s)| s.dialog.key().call_id == call_id).ok_or(481_u16)?;
+        session.dialog.accepts(req).map_err(|e| e.status_code())?;
+        Ok((conv.clone(), session))
+    }
+
+    /// Opens the session of `conv`; an older one is forgotten (flows.md: the newest INVITE
+    /// for a pair replaces it, and its dialog gets 481 from now on).
+    fn open_session(&mut self, conv: Conversation, session: ImSession) {
+        if let Some(old) = self.sessions.insert(conv, session) {
+            tracing::debug!(call_id = %old.dialog.key().call_id, "IM session replaced by a newer one");
+        }
+    }
+
+    /// Forgets the session of `conv` if it still is the dialog `key`: a newer session may have
+    /// replaced it while the gateway waited for an answer.
+    fn forget_session(&mut self, conv: &Conversation, key: &DialogKey) -> Option<ImSession> {
+        if self.sessions.get(conv).is_some_and(|s| s.dialog.key() == key) { self.sessions.remove(conv) } else { None }
+    }
 }
 
 impl Inner {
@@ -28,23 +72,56 @@ impl Inner {
         self.config.namespaces.lync_uri_of_msa(msa)
     }
 
-    /// Sends a pager MESSAGE to the Skype cloud; returns its final response.
-    async fn to_consumer(&self, lync_user: &str, msa: &Msa, text: &str) -> Option<Message> {
+    /// Sends a pager MESSAGE (its own Call-ID) from the Lync user to the Skype account; the
+    /// cloud's final response, `None` when it gave none.
+    async fn to_consumer(&self, conv: &Conversation, content_type: &str, body: String) -> Option<Message> {
         let peer = self.consumer_peer()?;
         let msg = {
             let mut st = self.lock();
-            MessageBuilder::request(Method::MESSAGE, msa.consumer_uri())
-                .header("Via", self.consumer.via(false, &mut st.rng))
+            MessageBuilder::request(Method::MESSAGE, conv.msa.consumer_uri())
+                .header("Via", self.via(Leg::Consumer, &mut st.rng))
                 .header("Max-Forwards", 70)
-                .header("From", format!("<sip:{lync_user}>;tag={}", token(&mut st.rng, 10)))
-                .header("To", format!("<{}>", msa.consumer_uri()))
+                .header("From", format!("<sip:{}>;tag={}", conv.lync_user, token(&mut st.rng, 10)))
+                .header("To", format!("<{}>", conv.msa.consumer_uri()))
                 .header("Call-ID", token(&mut st.rng, 24))
                 .header("CSeq", "1 MESSAGE")
-                .body(TEXT, text.as_bytes().to_vec())
+                .body(content_type, body)
                 .build()
         };
         self.consumer.request(msg, peer).await.ok()
     }
+
+    /// Sends `method` with `body` into the conversation's open session. A session Lync has
+    /// lost is forgotten here.
+    async fn in_session(&self, conv: &Conversation, method: Method, content_type: &str, body: Vec<u8>) -> InSession {
+        let Some(peer) = self.enterprise_peer() else { return InSession::NoSession };
+        let prepared = {
+            let mut st = self.lock();
+            let State { sessions, rng, .. } = &mut *st;
+            sessions.get_mut(conv).map(|session| {
+                let via = self.via(Leg::Enterprise, rng);
+                (session.dialog.key().clone(), session.dialog.request(method, &via).body(content_type, body).build())
+            })
+        };
+        let Some((key, msg)) = prepared else { return InSession::NoSession };
+        let resp = self.enterprise.request(msg, peer).await.ok();
+        if is_dead_session(resp.as_ref()) {
+            self.lock().forget_session(conv, &key);
+            return InSession::Dead;
+        }
+        InSession::Answered(resp)
+    }
+}
+
+/// What became of a request the gateway sent into a conversation's session.
+#[derive(Debug)]
+enum InSession {
+    /// Lync's final response (`None` when it gave none).
+    Answered(Option<Message>),
+    /// No session was open: nothing was sent.
+    NoSession,
+    /// Lync no longer knows the dialog (408/481): the session has been forgotten.
+    Dead,
 }
 
 /// A request arriving on the enterprise face.
@@ -53,123 +130,159 @@ pub(super) async fn from_enterprise(inner: &Inner, id: TxnId, req: Message) {
         Some("INVITE") => invite_from_lync(inner, id, req).await,
         Some("MESSAGE") => message_from_lync(inner, id, req).await,
         Some("BYE") => {
-            let call_id = req.call_id().unwrap_or_default();
-            let in_order = {
+            let ended = {
                 let mut st = inner.lock();
-                let ok = st.sessions.get_mut(&call_id).map(|s| s.dialog.accepts(&req).is_ok());
-                if ok == Some(true) {
-                    st.sessions.remove(&call_id);
-                }
-                ok
+                let found = st.session_of(&req).map(|(conv, _)| conv);
+                found.map(|conv| st.sessions.remove(&conv))
             };
-            match in_order {
-                Some(true) => inner.reply(id, &req, 200, "OK"),
-                Some(false) => inner.reply(id, &req, 500, "Server Internal Error"),
-                None => inner.reply(id, &req, 481, "Call/Transaction Does Not Exist"),
+            match ended {
+                Ok(_) => inner.reply(id, &req, 200, reason(200)),
+                Err(code) => inner.reply(id, &req, code, reason(code)),
             }
         }
-        _ => inner.reply(id, &req, 501, "Not Implemented"),
+        _ => inner.reply(id, &req, 501, reason(501)),
     }
 }
 
 async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
-    let ns = &inner.config.namespaces;
+    if req.to_addr().is_ok_and(|t| t.tag().is_some()) {
+        return reinvite_from_lync(inner, id, &req);
+    }
     let Some(from) = req.from_addr().ok().and_then(|f| aor(&f.uri)) else {
-        inner.reply(id, &req, 400, "Bad From");
-        return;
+        return inner.reply(id, &req, 400, "Bad From");
     };
     if !inner.lync_user_enabled(&from) {
         return inner.reply_not_authorized(id, &req);
     }
-    let target = req.request_uri().unwrap_or_default().to_owned();
-    let Ok(msa) = ns.msa_of_lync_uri(&target) else {
-        inner.reply_not_found(id, &req);
-        return;
+    let Ok(msa) = inner.config.namespaces.msa_of_lync_uri(req.request_uri().unwrap_or_default()) else {
+        return inner.reply_not_found(id, &req);
     };
-    let text = req.value("ms-text-format").and_then(|v| MsTextFormat::parse(&v).ok()).map(|f| f.text);
-    if let Some(text) = &text {
-        let resp = inner.to_consumer(&from, &msa, text).await;
-        if !resp.as_ref().and_then(Message::status).is_some_and(|c| (200..300).contains(&c)) {
+    let tag = inner.tag();
+    let mut dialog = match Dialog::uas(&req, &tag) {
+        Ok(d) => d,
+        Err(e) => return inner.reply(id, &req, e.status_code(), reason(e.status_code())),
+    };
+    // A first message the gateway cannot read is refused, never silently dropped (req 13).
+    let first = match req.value("ms-text-format").map(|v| MsTextFormat::parse(&v)) {
+        None => None,
+        Some(Ok(f)) => Some(f.text),
+        Some(Err(e)) => return inner.reply(id, &req, 400, &format!("Bad ms-text-format: {e}")),
+    };
+    let conv = Conversation { lync_user: from, msa };
+    if let Some(text) = &first {
+        let resp = inner.to_consumer(&conv, PLAIN, text.clone()).await;
+        if !is_success(resp.as_ref()) {
             return inner.relay_failure(Leg::Enterprise, id, &req, resp.as_ref());
         }
     }
-    let tag = inner.tag();
-    let presented = inner.present(&msa);
-    let b = MessageBuilder::response_to(&req, 200, "OK", Some(&tag))
-        .header("Contact", format!("<sip:{};transport=tcp>", inner.enterprise.tcp_addr()));
-    let b = if text.is_some() { b.header("Supported", "ms-text-format") } else { b };
-    let host = inner.config.ip.to_string();
-    let resp = b.body("application/sdp", im_sdp(&host, &presented)).build();
-    if let Ok(dialog) = Dialog::uas(&req, &tag) {
-        let call_id = dialog.key().call_id.clone();
-        inner.lock().sessions.insert(call_id, ImSession { lync_user: from, msa, dialog });
-    }
+    let b = MessageBuilder::response_to(&req, 200, "OK", Some(&tag)).header("Contact", inner.contact(Leg::Enterprise));
+    let b = if first.is_some() { b.header("Supported", "ms-text-format") } else { b };
+    let resp = b.body("application/sdp", im_sdp(&inner.config.ip.to_string(), &inner.present(&conv.msa))).build();
+    let _ = dialog.confirm(&resp);
+    // Open before answering: Lync's next MESSAGE may follow the 200 at once.
+    inner.lock().open_session(conv, ImSession { dialog });
     inner.enterprise.respond(id, resp);
 }
 
-async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
-    let call_id = req.call_id().unwrap_or_default();
-    let found = {
+/// An INVITE inside a dialog: a target refresh of an open session (answered with the same
+/// SDP), or 481 for a dialog the gateway does not know.
+fn reinvite_from_lync(inner: &Inner, id: TxnId, req: &Message) {
+    let refreshed = {
         let mut st = inner.lock();
-        st.sessions.get_mut(&call_id).map(|s| (s.dialog.accepts(&req).is_ok(), s.lync_user.clone(), s.msa.clone()))
+        st.session_of(req).map(|(conv, s)| {
+            let _ = s.dialog.refresh_target(req);
+            conv
+        })
     };
-    let Some((in_order, lync_user, msa)) = found else {
-        return inner.reply(id, &req, 481, "Call/Transaction Does Not Exist");
-    };
-    if !in_order {
-        return inner.reply(id, &req, 500, "Server Internal Error");
+    match refreshed {
+        Ok(conv) => {
+            let resp = MessageBuilder::response_to(req, 200, "OK", None)
+                .header("Contact", inner.contact(Leg::Enterprise))
+                .body("application/sdp", im_sdp(&inner.config.ip.to_string(), &inner.present(&conv.msa)))
+                .build();
+            inner.enterprise.respond(id, resp);
+        }
+        Err(code) => inner.reply(id, req, code, reason(code)),
     }
+}
+
+/// An IM in a Lync session: one text to the consumer leg, then Lync gets the cloud's answer.
+/// A `480` (the Skype user has gone) ends the session once it has been relayed.
+async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
+    let found = inner.lock().session_of(&req).map(|(conv, s)| (conv, s.dialog.key().clone()));
+    let (conv, key) = match found {
+        Ok(f) => f,
+        Err(code) => return inner.reply(id, &req, code, reason(code)),
+    };
     let text = String::from_utf8_lossy(req.body()).into_owned();
-    let resp = inner.to_consumer(&lync_user, &msa, &text).await;
+    let resp = inner.to_consumer(&conv, PLAIN, text).await;
     inner.relay(Leg::Enterprise, id, &req, resp.as_ref());
+    if resp.and_then(|r| r.status()) == Some(480) {
+        end_session(inner, &conv, &key).await;
+    }
+}
+
+/// Ends a session whose Skype user has gone: BYE in its dialog (queued after the relayed
+/// 480, so Lync sees the answer to its IM first).
+async fn end_session(inner: &Inner, conv: &Conversation, key: &DialogKey) {
+    let Some(peer) = inner.enterprise_peer() else { return };
+    let bye = {
+        let mut st = inner.lock();
+        st.forget_session(conv, key).map(|mut s| {
+            let via = inner.via(Leg::Enterprise, &mut st.rng);
+            s.dialog.request(Method::BYE, &via).build()
+        })
+    };
+    if let Some(bye) = bye {
+        // Whatever Lync answers, the session is over on the gateway's side.
+        let _ = inner.enterprise.request(bye, peer).await;
+    }
 }
 
 /// A request arriving on the consumer face.
 pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     if req.method() != Some(&Method::MESSAGE) {
-        return inner.reply_consumer(id, &req, 501, "Not Implemented");
+        return inner.reply_consumer(id, &req, 501, reason(501));
     }
     if let Some(refusal) = inner.consumer_refusal(&req) {
         return inner.reply_consumer_refusal(id, &req, refusal);
     }
-    let ns = &inner.config.namespaces;
-    let target = req.request_uri().and_then(aor).unwrap_or_default();
-    let Some(msa) = req.from_addr().ok().and_then(|f| ns.msa_of_consumer_uri(&f.uri)) else {
+    let Some(msa) = req.from_addr().ok().and_then(|f| inner.config.namespaces.msa_of_consumer_uri(&f.uri)) else {
         return inner.reply_consumer(id, &req, 400, "Bad From");
     };
+    let conv = Conversation { lync_user: req.request_uri().and_then(aor).unwrap_or_default(), msa };
     let text = String::from_utf8_lossy(req.body()).into_owned();
-    let resp = deliver_to_lync(inner, &target, &msa, &text).await;
+    let resp = text_to_lync(inner, &conv, &text).await;
     inner.relay(Leg::Consumer, id, &req, resp.as_ref());
 }
 
-/// Sends `text` to a Lync user: in the open IM session with this account, or in a new one
-/// whose INVITE carries the text as its first message. Lync's final response.
-async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) -> Option<Message> {
-    let peer = inner.enterprise_peer()?;
-    let in_dialog = {
-        let mut st = inner.lock();
-        let via = inner.enterprise.via(true, &mut st.rng);
-        st.sessions
-            .values_mut()
-            .find(|s| s.lync_user == lync_user && &s.msa == msa)
-            .map(|s| s.dialog.request(Method::MESSAGE, &via).body(TEXT, text.as_bytes().to_vec()).build())
-    };
-    if let Some(msg) = in_dialog {
-        return inner.enterprise.request(msg, peer).await.ok();
+/// Sends a Skype user's text to the Lync user: in the open session, or in a new one whose
+/// INVITE carries it (also when Lync has lost the session: the text goes again, once). Lync's
+/// final response to what carried the text.
+async fn text_to_lync(inner: &Inner, conv: &Conversation, text: &str) -> Option<Message> {
+    match inner.in_session(conv, Method::MESSAGE, PLAIN, text.as_bytes().to_vec()).await {
+        InSession::Answered(resp) => resp,
+        InSession::NoSession | InSession::Dead => invite_lync(inner, conv, text).await,
     }
-    let presented = inner.present(msa);
+}
+
+/// Opens a session to the Lync user from the Skype user's Lync-side URI with `text` as its
+/// first message; on 2xx, ACKs and keeps it (replacing any other for the conversation).
+async fn invite_lync(inner: &Inner, conv: &Conversation, text: &str) -> Option<Message> {
+    let peer = inner.enterprise_peer()?;
+    let presented = inner.present(&conv.msa);
     let (invite, via_ack) = {
         let mut st = inner.lock();
-        let via = inner.enterprise.via(true, &mut st.rng);
-        let via_ack = inner.enterprise.via(true, &mut st.rng);
-        let invite = MessageBuilder::request(Method::INVITE, format!("sip:{lync_user}"))
+        let via = inner.via(Leg::Enterprise, &mut st.rng);
+        let via_ack = inner.via(Leg::Enterprise, &mut st.rng);
+        let invite = MessageBuilder::request(Method::INVITE, format!("sip:{}", conv.lync_user))
             .header("Via", via)
             .header("Max-Forwards", 70)
             .header("From", format!("<{presented}>;tag={}", token(&mut st.rng, 10)))
-            .header("To", format!("<sip:{lync_user}>"))
+            .header("To", format!("<sip:{}>", conv.lync_user))
             .header("Call-ID", token(&mut st.rng, 24))
             .header("CSeq", "1 INVITE")
-            .header("Contact", format!("<sip:{};transport=tcp>", inner.enterprise.tcp_addr()))
+            .header("Contact", inner.contact(Leg::Enterprise))
             .header("Supported", "ms-text-format")
             .header("ms-text-format", MsTextFormat::plain(text))
             .body("application/sdp", im_sdp(&inner.config.ip.to_string(), "null"))
@@ -177,12 +290,14 @@ async fn deliver_to_lync(inner: &Inner, lync_user: &str, msa: &Msa, text: &str) 
         (invite, via_ack)
     };
     let resp = inner.enterprise.request(invite.clone(), peer).await.ok()?;
-    if resp.status().is_some_and(|c| (200..300).contains(&c))
+    if is_success(Some(&resp))
         && let Ok(dialog) = Dialog::uac(&invite, &resp)
     {
         inner.enterprise.send_stateless(dialog.ack(1, &via_ack).build(), peer);
-        let call_id = dialog.key().call_id.clone();
-        inner.lock().sessions.insert(call_id, ImSession { lync_user: lync_user.to_owned(), msa: msa.clone(), dialog });
+        inner.lock().open_session(conv.clone(), ImSession { dialog });
     }
     Some(resp)
 }
+
+#[cfg(test)]
+mod tests;

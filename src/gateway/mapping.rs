@@ -30,7 +30,7 @@ impl Default for Namespaces {
 }
 
 /// A Microsoft account: an e-mail address, compared case-insensitively (PROTOCOL.md §5.1 rule 4).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Msa {
     local: String,
     domain: String,

@@ -67,13 +67,19 @@ pub struct NextHops {
     pub consumer: SocketAddr,
 }
 
-/// One bridged IM conversation: the Lync INVITE dialog and the pager-mode consumer side.
-#[derive(Debug)]
-struct ImSession {
+/// One IM conversation (flows.md "IM sessions"): a Lync user and a Skype account.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Conversation {
     /// The Lync user (`user@domain`, lower-case).
     lync_user: String,
     /// The Skype account.
     msa: Msa,
+}
+
+/// The enterprise-leg side of a conversation: the Lync INVITE dialog. The consumer leg is
+/// pager-mode and has no session.
+#[derive(Debug)]
+struct ImSession {
     /// The enterprise-leg dialog.
     dialog: Dialog,
 }
@@ -82,8 +88,9 @@ struct ImSession {
 struct State {
     next_hops: Option<NextHops>,
     rng: fastrand::Rng,
-    /// Enterprise-leg IM sessions by Call-ID.
-    sessions: HashMap<String, ImSession>,
+    /// Enterprise-leg IM sessions, one per conversation: opening one replaces the older, so
+    /// which session an IM goes into never depends on map order.
+    sessions: BTreeMap<Conversation, ImSession>,
     /// Bridged presence subscriptions by creation order.
     subscriptions: BTreeMap<u64, SubscriptionPair>,
     /// Both legs' Call-IDs of each subscription pair (the two sides draw Call-IDs separately,
@@ -134,7 +141,7 @@ impl Gateway {
             state: Mutex::new(State {
                 next_hops: None,
                 rng: fastrand::Rng::with_seed(seed),
-                sessions: HashMap::new(),
+                sessions: BTreeMap::new(),
                 subscriptions: BTreeMap::new(),
                 subscription_ids: HashMap::new(),
                 next_subscription: 0,

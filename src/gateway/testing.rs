@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
 use crate::gateway::{Defects, Gateway, GatewayConfig, Namespaces, NextHops};
-use crate::net::{EndpointConfig, EndpointHandle, Incoming, NetError, Tap, start};
+use crate::net::{EndpointConfig, EndpointHandle, Incoming, NetError, Tap, TapKind, start};
 use crate::sip::txn::{Peer, TxnId};
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
@@ -25,6 +25,8 @@ pub(super) struct Rig {
     pub pool_in: UnboundedReceiver<Incoming>,
     pub cloud: EndpointHandle,
     pub cloud_in: UnboundedReceiver<Incoming>,
+    /// Everything the pool's endpoint sent and received, in wire order.
+    pub pool_tap: Tap,
     pub rng: fastrand::Rng,
 }
 
@@ -42,10 +44,11 @@ impl Rig {
             defects,
         };
         let gw = Gateway::start(config, 7).await.unwrap();
-        let (pool, pool_in) = start(EndpointConfig::ephemeral(IP), Tap::new(), "pool").await.unwrap();
+        let pool_tap = Tap::new();
+        let (pool, pool_in) = start(EndpointConfig::ephemeral(IP), pool_tap.clone(), "pool").await.unwrap();
         let (cloud, cloud_in) = start(EndpointConfig::ephemeral(IP), Tap::new(), "cloud").await.unwrap();
         gw.set_next_hops(NextHops { enterprise: pool.tcp_addr(), consumer: cloud.udp_addr() });
-        Self { gw, pool, pool_in, cloud, cloud_in, rng: fastrand::Rng::with_seed(3) }
+        Self { gw, pool, pool_in, cloud, cloud_in, pool_tap, rng: fastrand::Rng::with_seed(3) }
     }
 
     pub fn gw_enterprise(&self) -> Peer {
@@ -76,6 +79,27 @@ impl Rig {
         self.cloud.via(false, &mut self.rng)
     }
 
+    /// The pool's Contact for alice.
+    pub fn pool_contact(&self) -> String {
+        format!("<sip:alice@{};transport=tcp>", self.pool.tcp_addr())
+    }
+
+    /// The cloud's Contact.
+    pub fn cloud_contact(&self) -> String {
+        format!("<sip:{}>", self.cloud.udp_addr())
+    }
+
+    /// Everything the pool sent and received, as one text in wire order.
+    pub fn pool_wire(&self) -> String {
+        let mut out = String::new();
+        for ev in self.pool_tap.events() {
+            if let TapKind::Data(bytes) = &ev.kind {
+                out.push_str(&String::from_utf8_lossy(bytes));
+            }
+        }
+        out
+    }
+
     pub fn subscriptions(&self) -> usize {
         self.gw.inner.lock().subscriptions.len()
     }
@@ -92,6 +116,20 @@ pub(super) async fn next_request(rx: &mut UnboundedReceiver<Incoming>) -> (TxnId
                 let _ = done.send(());
             }
             Incoming::Malformed { error, .. } => panic!("malformed: {error}"),
+        }
+    }
+}
+
+/// The next message on an endpoint must be the ACK for a 2xx (it arrives outside any
+/// transaction, as a stray).
+pub(super) async fn next_ack(rx: &mut UnboundedReceiver<Incoming>) -> Message {
+    loop {
+        match timeout(WAIT, rx.recv()).await.expect("no ACK in time").expect("endpoint stopped") {
+            Incoming::Stray { msg, .. } if msg.method() == Some(&Method::ACK) => return msg,
+            Incoming::Barrier(done) => {
+                let _ = done.send(());
+            }
+            other => panic!("expected an ACK, got {other:?}"),
         }
     }
 }
