@@ -1,13 +1,17 @@
 //! IM translation (flows.md "IM sessions", PROTOCOL.md §1.5 and §9.2, reqs 13–17): the Lync
 //! INVITE-based session on the enterprise leg, pager-mode MESSAGE (RFC 3428) on the consumer
-//! leg, in both directions.
+//! leg, text and typing in both directions.
 //!
 //! The gateway keeps one enterprise session per conversation, and answers every request only
 //! after the other leg answered the request it became (forward, then answer), relaying the far
 //! side's failure as given.
 
+mod body;
+
+use body::{ConsumerIm, Typing};
+
 use super::policy::aor;
-use super::reply::reason;
+use super::reply::{Refusal, reason};
 use super::{Conversation, ImSession, Inner, Leg, Msa, State};
 use crate::net::token;
 use crate::sip::dialog::{Dialog, DialogKey};
@@ -15,9 +19,7 @@ use crate::sip::txn::TxnId;
 use crate::sip::wire::ms::MsTextFormat;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
-/// The consumer leg's IM type.
-const PLAIN: &str = "text/plain; charset=UTF-8";
-/// The gateway's own `a=accept-types`.
+/// The gateway's own `a=accept-types`: it reads all three from Lync.
 const ACCEPT_TYPES: &str = "text/plain multipart/alternative text/html";
 
 fn im_sdp(host: &str, media_uri: &str) -> String {
@@ -91,16 +93,22 @@ impl Inner {
         self.consumer.request(msg, peer).await.ok()
     }
 
-    /// Sends `method` with `body` into the conversation's open session. A session Lync has
-    /// lost is forgotten here.
-    async fn in_session(&self, conv: &Conversation, method: Method, content_type: &str, body: Vec<u8>) -> InSession {
+    /// Sends `method` into the conversation's open session, its body made by `body` from the
+    /// session's `rich` flag. A session Lync has lost is forgotten here.
+    async fn in_session(
+        &self,
+        conv: &Conversation,
+        method: Method,
+        body: impl FnOnce(bool, &mut fastrand::Rng) -> (String, Vec<u8>),
+    ) -> InSession {
         let Some(peer) = self.enterprise_peer() else { return InSession::NoSession };
         let prepared = {
             let mut st = self.lock();
             let State { sessions, rng, .. } = &mut *st;
             sessions.get_mut(conv).map(|session| {
                 let via = self.via(Leg::Enterprise, rng);
-                (session.dialog.key().clone(), session.dialog.request(method, &via).body(content_type, body).build())
+                let (content_type, bytes) = body(session.rich, rng);
+                (session.dialog.key().clone(), session.dialog.request(method, &via).body(&content_type, bytes).build())
             })
         };
         let Some((key, msg)) = prepared else { return InSession::NoSession };
@@ -129,6 +137,7 @@ pub(super) async fn from_enterprise(inner: &Inner, id: TxnId, req: Message) {
     match req.method().map(Method::as_str) {
         Some("INVITE") => invite_from_lync(inner, id, req).await,
         Some("MESSAGE") => message_from_lync(inner, id, req).await,
+        Some("INFO") => info_from_lync(inner, id, req).await,
         Some("BYE") => {
             let ended = {
                 let mut st = inner.lock();
@@ -166,11 +175,13 @@ async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
     let first = match req.value("ms-text-format").map(|v| MsTextFormat::parse(&v)) {
         None => None,
         Some(Ok(f)) => Some(f.text),
-        Some(Err(e)) => return inner.reply(id, &req, 400, &format!("Bad ms-text-format: {e}")),
+        Some(Err(e)) => {
+            return inner.refuse(Leg::Enterprise, id, &req, &Refusal::bad(format!("Bad ms-text-format: {e}")));
+        }
     };
     let conv = Conversation { lync_user: from, msa };
     if let Some(text) = &first {
-        let resp = inner.to_consumer(&conv, PLAIN, text.clone()).await;
+        let resp = inner.to_consumer(&conv, body::PLAIN, text.clone()).await;
         if !is_success(resp.as_ref()) {
             return inner.relay_failure(Leg::Enterprise, id, &req, resp.as_ref());
         }
@@ -180,17 +191,18 @@ async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
     let resp = b.body("application/sdp", im_sdp(&inner.config.ip.to_string(), &inner.present(&conv.msa))).build();
     let _ = dialog.confirm(&resp);
     // Open before answering: Lync's next MESSAGE may follow the 200 at once.
-    inner.lock().open_session(conv, ImSession { dialog });
+    inner.lock().open_session(conv, ImSession { dialog, rich: body::offers_rich(&req) });
     inner.enterprise.respond(id, resp);
 }
 
 /// An INVITE inside a dialog: a target refresh of an open session (answered with the same
-/// SDP), or 481 for a dialog the gateway does not know.
+/// SDP, the offer's accept-types taken anew), or 481 for a dialog the gateway does not know.
 fn reinvite_from_lync(inner: &Inner, id: TxnId, req: &Message) {
     let refreshed = {
         let mut st = inner.lock();
         st.session_of(req).map(|(conv, s)| {
             let _ = s.dialog.refresh_target(req);
+            s.rich = body::offers_rich(req);
             conv
         })
     };
@@ -206,20 +218,51 @@ fn reinvite_from_lync(inner: &Inner, id: TxnId, req: &Message) {
     }
 }
 
-/// An IM in a Lync session: one text to the consumer leg, then Lync gets the cloud's answer.
-/// A `480` (the Skype user has gone) ends the session once it has been relayed.
-async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
-    let found = inner.lock().session_of(&req).map(|(conv, s)| (conv, s.dialog.key().clone()));
+/// A request in a Lync session that becomes one consumer MESSAGE: the dialog is checked, the
+/// body read by `read` (to a Content-Type and body), the MESSAGE sent, and the request
+/// answered with what the cloud said. Returns the session and the cloud's final response;
+/// `None` when the request was refused without crossing.
+async fn lync_to_consumer(
+    inner: &Inner,
+    id: TxnId,
+    req: &Message,
+    read: impl FnOnce(&Message) -> Result<(&'static str, String), Refusal>,
+) -> Option<(Conversation, DialogKey, Option<Message>)> {
+    let found = inner.lock().session_of(req).map(|(conv, s)| (conv, s.dialog.key().clone()));
     let (conv, key) = match found {
         Ok(f) => f,
-        Err(code) => return inner.reply(id, &req, code, reason(code)),
+        Err(code) => {
+            inner.reply(id, req, code, reason(code));
+            return None;
+        }
     };
-    let text = String::from_utf8_lossy(req.body()).into_owned();
-    let resp = inner.to_consumer(&conv, PLAIN, text).await;
-    inner.relay(Leg::Enterprise, id, &req, resp.as_ref());
-    if resp.and_then(|r| r.status()) == Some(480) {
+    let (content_type, body) = match read(req) {
+        Ok(b) => b,
+        Err(refusal) => {
+            inner.refuse(Leg::Enterprise, id, req, &refusal);
+            return None;
+        }
+    };
+    let resp = inner.to_consumer(&conv, content_type, body).await;
+    inner.relay(Leg::Enterprise, id, req, resp.as_ref());
+    Some((conv, key, resp))
+}
+
+/// An IM in a Lync session: one text to the consumer leg. A `480` (the Skype user has gone)
+/// ends the session once it has been relayed.
+async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
+    let read = |r: &Message| body::lync_text(r).map(|text| (body::PLAIN, text));
+    if let Some((conv, key, resp)) = lync_to_consumer(inner, id, &req, read).await
+        && resp.and_then(|r| r.status()) == Some(480)
+    {
         end_session(inner, &conv, &key).await;
     }
+}
+
+/// Typing in a Lync session: KeyboardActivity becomes an isComposing MESSAGE.
+async fn info_from_lync(inner: &Inner, id: TxnId, req: Message) {
+    let read = |r: &Message| body::lync_typing(r).map(|t| (body::ISCOMPOSING, body::iscomposing(t)));
+    lync_to_consumer(inner, id, &req, read).await;
 }
 
 /// Ends a session whose Skype user has gone: BYE in its dialog (queued after the relayed
@@ -251,18 +294,37 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
         return inner.reply_consumer(id, &req, 400, "Bad From");
     };
     let conv = Conversation { lync_user: req.request_uri().and_then(aor).unwrap_or_default(), msa };
-    let text = String::from_utf8_lossy(req.body()).into_owned();
-    let resp = text_to_lync(inner, &conv, &text).await;
-    inner.relay(Leg::Consumer, id, &req, resp.as_ref());
+    match body::consumer_im(&req) {
+        Err(refusal) => inner.refuse(Leg::Consumer, id, &req, &refusal),
+        Ok(ConsumerIm::Text(text)) => {
+            let resp = text_to_lync(inner, &conv, &text).await;
+            inner.relay(Leg::Consumer, id, &req, resp.as_ref());
+        }
+        Ok(ConsumerIm::Typing(typing)) => match typing_to_lync(inner, &conv, typing).await {
+            Some(resp) => inner.relay(Leg::Consumer, id, &req, resp.as_ref()),
+            // Lync shows typing only in an open conversation: without one it is not carried.
+            None => inner.reply_consumer(id, &req, 200, reason(200)),
+        },
+    }
 }
 
 /// Sends a Skype user's text to the Lync user: in the open session, or in a new one whose
 /// INVITE carries it (also when Lync has lost the session: the text goes again, once). Lync's
 /// final response to what carried the text.
 async fn text_to_lync(inner: &Inner, conv: &Conversation, text: &str) -> Option<Message> {
-    match inner.in_session(conv, Method::MESSAGE, PLAIN, text.as_bytes().to_vec()).await {
+    match inner.in_session(conv, Method::MESSAGE, |rich, rng| body::lync_body(text, rich, rng)).await {
         InSession::Answered(resp) => resp,
         InSession::NoSession | InSession::Dead => invite_lync(inner, conv, text).await,
+    }
+}
+
+/// Carries typing into the open session: Lync's final response (`Some(None)` when it gave
+/// none), or `None` when there is no session to carry it (typing does not open one).
+async fn typing_to_lync(inner: &Inner, conv: &Conversation, typing: Typing) -> Option<Option<Message>> {
+    let doc = body::keyboard_activity(typing).into_bytes();
+    match inner.in_session(conv, Method::INFO, |_, _| (body::KEYBOARD.to_owned(), doc)).await {
+        InSession::Answered(resp) => Some(resp),
+        InSession::NoSession | InSession::Dead => None,
     }
 }
 
@@ -294,7 +356,8 @@ async fn invite_lync(inner: &Inner, conv: &Conversation, text: &str) -> Option<M
         && let Ok(dialog) = Dialog::uac(&invite, &resp)
     {
         inner.enterprise.send_stateless(dialog.ack(1, &via_ack).build(), peer);
-        inner.lock().open_session(conv.clone(), ImSession { dialog });
+        let session = ImSession { dialog, rich: body::offers_rich(&resp) };
+        inner.lock().open_session(conv.clone(), session);
     }
     Some(resp)
 }

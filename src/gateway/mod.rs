@@ -82,6 +82,9 @@ struct Conversation {
 struct ImSession {
     /// The enterprise-leg dialog.
     dialog: Dialog,
+    /// The Lync side's `a=accept-types` (its offer, or its answer to the gateway's INVITE)
+    /// lists `multipart/alternative` and `text/html`: IMs towards it carry both alternatives.
+    rich: bool,
 }
 
 #[derive(Debug)]

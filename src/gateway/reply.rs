@@ -1,5 +1,5 @@
-//! How the gateway answers requests on either leg: its own answers, and answers relayed from
-//! the other leg. flows.md ("IM
+//! How the gateway answers requests on either leg: its own answers, refusals it decides itself
+//! (a 415 names what it accepts), and answers relayed from the other leg. flows.md ("IM
 //! sessions"): the gateway forwards, then answers, and passes the far side's failure through
 //! as given (code, reason phrase, every `Warning`), so the sender's agent sees `480`, `486`,
 //! `606` + `Warning: 309` exactly as the far side wrote them.
@@ -25,6 +25,29 @@ pub(super) fn reason(code: u16) -> &'static str {
         501 => "Not Implemented",
         502 => "Bad Gateway",
         _ => "Failed",
+    }
+}
+
+/// A request the gateway refuses by itself, without asking the other leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Refusal {
+    pub code: u16,
+    pub reason: String,
+    /// The `Accept` of a 415 (RFC 3261 §21.4.13: it lists what would have been taken).
+    pub accept: Option<&'static str>,
+}
+
+impl Refusal {
+    /// 415 naming what the gateway accepts.
+    pub fn unsupported(accept: &'static str) -> Self {
+        Self { code: 415, reason: reason(415).to_owned(), accept: Some(accept) }
+    }
+
+    /// 400 whose reason phrase says what is wrong. A reason phrase cannot hold a line break,
+    /// and parse errors quote the input, so control characters become spaces.
+    pub fn bad(detail: impl AsRef<str>) -> Self {
+        let reason = detail.as_ref().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        Self { code: 400, reason, accept: None }
     }
 }
 
@@ -55,6 +78,14 @@ impl Inner {
             .header("ms-diagnostics-public", MsDiagnostics::render(4005, NOT_FOUND_DIAG, None))
             .build();
         self.enterprise.respond(id, resp);
+    }
+
+    pub(super) fn refuse(&self, leg: Leg, id: TxnId, req: &Message, refusal: &Refusal) {
+        let tag = self.tag();
+        let resp = MessageBuilder::response_to(req, refusal.code, &refusal.reason, Some(&tag))
+            .header_opt("Accept", refusal.accept)
+            .build();
+        self.endpoint(leg).respond(id, resp);
     }
 
     /// Answers a request on `leg` that the other leg refused (`far` is its final response) or

@@ -1,4 +1,5 @@
-//! The XML reading both presence documents share: a well-formed document flattened into
+//! The XML reading the gateway's documents share (presence: PIDF and msrtc categories; IM
+//! typing: KeyboardActivity and isComposing): a well-formed document flattened into
 //! namespace-resolved elements and text. Parsers match on namespace URIs and local names, so a
 //! peer may bind any prefix it likes.
 
@@ -8,7 +9,7 @@ use quick_xml::escape::resolve_predefined_entity;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 
-/// Why a presence document cannot be read.
+/// Why a document cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct DocError(pub String);

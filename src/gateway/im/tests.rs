@@ -13,13 +13,15 @@ use crate::gateway::testing::{Rig, WAIT, assert_quiet, next_ack, next_request, o
 use crate::net::NetError;
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
-use crate::sip::wire::{Message, MessageBuilder, Method};
+use crate::sip::wire::{MediaType, Message, MessageBuilder, Method, multipart};
 
 /// The lync-2013 profile's `a=accept-types`.
 const LYNC_TYPES: &str = "text/plain multipart/alternative image/gif text/rtf text/html application/x-ms-ink application/ms-imdn+xml text/x-msmsgsinvite";
 /// carol's Lync-side URI (a consumer domain: undecorated).
 const CAROL: &str = "sip:carol@outlook.com";
 const ALICE: &str = "sip:alice@contoso.com";
+const ISCOMPOSING: &str = "application/im-iscomposing+xml";
+
 fn sdp(media_uri: &str, accept_types: &str) -> String {
     format!(
         "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\ns=session\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 5060 sip {media_uri}\r\na=accept-types:{accept_types}\r\n"
@@ -130,6 +132,185 @@ async fn pool_gets_in(rig: &mut Rig, dialog: &mut Dialog, method: Method) -> (Tx
 }
 
 #[tokio::test]
+async fn html_body_is_delivered_as_its_text() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", LYNC_TYPES).await;
+    let html = "<span style=\"font-family:Segoe UI\"><b>Tom</b> &amp; Jerry&nbsp;&lt;3<br>bye</span>";
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "text/html; charset=UTF-8", html);
+    cloud_gets_text(&mut rig, "Tom & Jerry\u{a0}<3\r\nbye").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+
+    // Broken HTML is refused with a reason that says why; nothing crosses.
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "text/html", "a <b");
+    let resp = answered(sending).await;
+    assert_eq!(resp.status(), Some(400));
+    assert!(resp.reason().unwrap().contains("unclosed tag"), "{}", resp.summary());
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "text/plain; charset=UTF-8", "probe");
+    cloud_gets_text(&mut rig, "probe").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn multipart_delivers_once_using_the_plain_part() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", LYNC_TYPES).await;
+    let alt = "--b7\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nplain words\r\n\
+               --b7\r\nContent-Type: text/html; charset=UTF-8\r\n\r\n<b>html words</b>\r\n--b7--\r\n";
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "multipart/alternative;boundary=b7", alt);
+    cloud_gets_text(&mut rig, "plain words").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+    // One text per MESSAGE: the next thing the cloud gets is the probe, not the html part.
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "text/plain", "probe");
+    cloud_gets_text(&mut rig, "probe").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn ink_gets_415_and_nothing_crosses() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", LYNC_TYPES).await;
+    for ct in ["application/x-ms-ink", "image/gif"] {
+        let resp = answered(pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, ct, "AAAA")).await;
+        assert_eq!(resp.status(), Some(415), "{ct}");
+        assert_eq!(resp.value("Accept").as_deref(), Some("text/plain, text/html, multipart/alternative"));
+    }
+    let sending = pool_in_dialog(&mut rig, &mut d, Method::MESSAGE, "text/plain", "probe");
+    cloud_gets_text(&mut rig, "probe").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn info_type_becomes_iscomposing_active() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", LYNC_TYPES).await;
+    let first_call_id = next_call_id_of_cloud_text(&mut rig, &mut d).await;
+    let cases = [
+        (
+            "<?xml version=\"1.0\"?>\r\n<KeyboardActivity>\r\n  <status status=\"type\" />\r\n</KeyboardActivity>\r\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state><contenttype>text/plain</contenttype><refresh>60</refresh></isComposing>",
+        ),
+        (
+            "<KeyboardActivity><status status=\"idle\"/></KeyboardActivity>",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>idle</state></isComposing>",
+        ),
+    ];
+    for (info, expected) in cases {
+        let sending = pool_in_dialog(&mut rig, &mut d, Method::INFO, "application/xml", info);
+        let (id, m) = next_request(&mut rig.cloud_in).await;
+        assert_eq!((m.method(), m.request_uri()), (Some(&Method::MESSAGE), Some(CAROL)));
+        assert_eq!(m.from_addr().unwrap().uri, ALICE);
+        assert_ne!(m.call_id().unwrap(), first_call_id, "typing is a pager MESSAGE of its own");
+        assert_eq!(essence(&m), ISCOMPOSING);
+        assert_eq!(body(&m), expected);
+        // Forward, then answer: the INFO waits for the cloud.
+        assert!(!sending.is_finished(), "the INFO was answered before the cloud answered");
+        rig.cloud.respond(id, ok(&m, Some("c")));
+        assert_eq!(answered(sending).await.status(), Some(200));
+    }
+    // Another INFO body type is refused.
+    let resp = answered(pool_in_dialog(&mut rig, &mut d, Method::INFO, "text/plain", "type")).await;
+    assert_eq!(resp.status(), Some(415));
+    rig.gw.shutdown();
+}
+
+/// Sends one in-session IM and returns the Call-ID the cloud got it under.
+async fn next_call_id_of_cloud_text(rig: &mut Rig, d: &mut Dialog) -> String {
+    let sending = pool_in_dialog(rig, d, Method::MESSAGE, "text/plain", "x");
+    let m = cloud_gets_text(rig, "x").await;
+    assert_eq!(answered(sending).await.status(), Some(200));
+    m.call_id().unwrap()
+}
+
+#[tokio::test]
+async fn iscomposing_active_becomes_info_type_in_the_session() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", LYNC_TYPES).await;
+    let typing = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\">\n  <state>active</state>\n  <contenttype>text/plain</contenttype>\n  <refresh>60</refresh>\n</isComposing>";
+    let sending = carol_sends(&mut rig, ISCOMPOSING, typing);
+    // Into the open session: the pool's dialog takes it.
+    let (id, info) = pool_gets_in(&mut rig, &mut d, Method::INFO).await;
+    assert_eq!(essence(&info), "application/xml");
+    assert_eq!(
+        body(&info),
+        "<?xml version=\"1.0\"?>\r\n<KeyboardActivity><status status=\"type\" /></KeyboardActivity>"
+    );
+    assert!(!sending.is_finished(), "the cloud was answered before the pool answered");
+    rig.pool.respond(id, ok(&info, None));
+    assert_eq!(answered(sending).await.status(), Some(200));
+
+    let idle = "<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>idle</state></isComposing>";
+    let sending = carol_sends(&mut rig, ISCOMPOSING, idle);
+    let (id, info) = pool_gets_in(&mut rig, &mut d, Method::INFO).await;
+    assert_eq!(
+        body(&info),
+        "<?xml version=\"1.0\"?>\r\n<KeyboardActivity><status status=\"idle\" /></KeyboardActivity>"
+    );
+    // The cloud gets Lync's code.
+    rig.pool.respond(id, MessageBuilder::response_to(&info, 486, "Busy Here", None).build());
+    assert_eq!(answered(sending).await.status(), Some(486));
+
+    // Anything but text and typing is refused with what the gateway takes.
+    let resp = answered(carol_sends(&mut rig, "text/html", "<b>x</b>")).await;
+    assert_eq!(resp.status(), Some(415));
+    assert_eq!(resp.value("Accept").as_deref(), Some("text/plain, application/im-iscomposing+xml"));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn iscomposing_without_a_session_is_answered_200_and_not_carried() {
+    let mut rig = Rig::new().await;
+    let typing = "<isComposing xmlns=\"urn:ietf:params:xml:ns:im-iscomposing\"><state>active</state></isComposing>";
+    assert_eq!(answered(carol_sends(&mut rig, ISCOMPOSING, typing)).await.status(), Some(200));
+    // The probe's INVITE is the first thing the pool gets: the typing went nowhere.
+    let sending = carol_sends(&mut rig, "text/plain; charset=UTF-8", "probe");
+    let (_, invite) = pool_accepts_invite(&mut rig, LYNC_TYPES).await;
+    assert_eq!(text_in_invite(&invite), "probe");
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn text_towards_lync_is_multipart_with_escaped_html_and_a_plain_part() {
+    let mut rig = Rig::new().await;
+    // No session: the text opens one; the pool's answer lists html and alternatives.
+    let sending = carol_sends(&mut rig, "text/plain; charset=UTF-8", "");
+    let (mut d, invite) = pool_accepts_invite(&mut rig, LYNC_TYPES).await;
+    assert_eq!(text_in_invite(&invite), "", "an empty IM is an IM");
+    assert_eq!(answered(sending).await.status(), Some(200));
+
+    let sending = carol_sends(&mut rig, "text/plain; charset=UTF-8", "<b>&");
+    let (id, m) = pool_gets_in(&mut rig, &mut d, Method::MESSAGE).await;
+    let ct = MediaType::parse(&m.value("Content-Type").unwrap()).unwrap();
+    assert_eq!(ct.essence, "multipart/alternative");
+    let parts = multipart::parse(ct.param("boundary").expect("no boundary"), m.body()).unwrap();
+    let kinds: Vec<(Option<&str>, &[u8])> =
+        parts.iter().map(|p| (p.header("Content-Type"), p.body.as_slice())).collect();
+    assert_eq!(
+        kinds,
+        [(Some("text/plain; charset=UTF-8"), &b"<b>&"[..]), (Some("text/html; charset=UTF-8"), &b"&lt;b&gt;&amp;"[..]),]
+    );
+    rig.pool.respond(id, ok(&m, None));
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn text_towards_lync_is_plain_when_its_accept_types_lack_html() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", "text/plain multipart/alternative").await;
+    let sending = carol_sends(&mut rig, "text/plain; charset=UTF-8", "<b>&");
+    let (id, m) = pool_gets_in(&mut rig, &mut d, Method::MESSAGE).await;
+    assert_eq!(m.value("Content-Type").as_deref(), Some("text/plain; charset=UTF-8"));
+    assert_eq!(body(&m), "<b>&");
+    rig.pool.respond(id, ok(&m, None));
+    assert_eq!(answered(sending).await.status(), Some(200));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
 async fn a_606_with_warning_is_relayed_verbatim() {
     let mut rig = Rig::new().await;
     let warning = "309 pool.contoso.com \"Message contents not allowed by policy\"";
@@ -209,6 +390,9 @@ async fn a_replaced_sessions_old_dialog_gets_481() {
 
     let resp = answered(pool_in_dialog(&mut rig, &mut first, Method::MESSAGE, "text/plain", "lost")).await;
     assert_eq!(resp.status(), Some(481));
+    let resp =
+        answered(pool_in_dialog(&mut rig, &mut first, Method::INFO, "application/xml", "<KeyboardActivity/>")).await;
+    assert_eq!(resp.status(), Some(481));
     // The newer one carries IMs both ways; "lost" never crossed.
     let sending = pool_in_dialog(&mut rig, &mut second, Method::MESSAGE, "text/plain", "kept");
     cloud_gets_text(&mut rig, "kept").await;
@@ -225,5 +409,30 @@ async fn a_replaced_sessions_old_dialog_gets_481() {
     let via = rig.pool_via();
     let resp = answered(rig.pool_sends(first.request(Method::BYE, &via).build())).await;
     assert_eq!(resp.status(), Some(481));
+    rig.gw.shutdown();
+}
+
+#[tokio::test]
+async fn a_reinvite_refreshes_the_session_and_its_accept_types() {
+    let mut rig = Rig::new().await;
+    let mut d = lync_opens(&mut rig, "l1", "hi", "text/plain").await;
+    let via = rig.pool_via();
+    let reinvite = d
+        .request(Method::INVITE, &via)
+        .header("Contact", rig.pool_contact())
+        .body("application/sdp", sdp("null", LYNC_TYPES))
+        .build();
+    let resp = answered(rig.pool_sends(reinvite)).await;
+    assert_eq!(resp.status(), Some(200));
+    assert!(body(&resp).contains(&format!("m=message 5060 sip {CAROL}")), "{}", body(&resp));
+    let seq = d.local_seq().unwrap();
+    let via = rig.pool_via();
+    rig.pool.send_stateless(d.ack(seq, &via).build(), rig.gw_enterprise());
+    // Now alternatives are offered, so carol's text arrives as both.
+    let sending = carol_sends(&mut rig, "text/plain", "x");
+    let (id, m) = pool_gets_in(&mut rig, &mut d, Method::MESSAGE).await;
+    assert_eq!(essence(&m), "multipart/alternative");
+    rig.pool.respond(id, ok(&m, None));
+    assert_eq!(answered(sending).await.status(), Some(200));
     rig.gw.shutdown();
 }
