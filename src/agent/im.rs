@@ -258,6 +258,12 @@ impl Inner {
         match Dialog::uac(&invite, &resp) {
             Ok(dialog) if ok => {
                 self.endpoint.send_stateless(dialog.ack(1, &via_ack).build(), self.gateway);
+                // The ACK leaves before the user does anything else: without this, a request
+                // the gateway sends next in the session can be read before the queued ACK is
+                // written, and the trace order would depend on scheduling.
+                if let Err(e) = self.endpoint.flush().await {
+                    return Outcome::failed(&e);
+                }
                 let call_id = dialog.key().call_id.clone();
                 let session = Session { local: from.clone(), remote: to.to_string(), dialog, dangling: false };
                 self.lock().im.sessions.insert(call_id, session);
