@@ -323,6 +323,13 @@ async fn when_exchange(
         let o = leg.send_im(from, to, &text, STEP_DEADLINE).await;
         assert!(o.is_success(), "IM {} of {n} ({text:?}) was not accepted: {o:?}", i + 1);
         ex.ims.push((by_lync, text));
+        // Each IM comes to rest (ACKs in, queues tapped) before the next, as at a step
+        // boundary, so the trace order is the conversation's and not the scheduler's.
+        let (a, b) =
+            tokio::join!(w.leg(Side::Enterprise).settle(STEP_DEADLINE), w.leg(Side::Consumer).settle(STEP_DEADLINE));
+        if let Err(e) = a.and(b) {
+            panic!("after IM {} of {n}: {e}", i + 1);
+        }
     }
     w.exchange = Some(ex);
 }
