@@ -386,7 +386,7 @@ impl Inner {
         self.notify.notify_waiters();
     }
 
-    pub(super) async fn request(&self, msg: Message) -> Outcome {
+    async fn request(&self, msg: Message) -> Outcome {
         match self.endpoint.request(msg, self.gateway).await {
             Ok(r) => Outcome::from_response(&r),
             Err(e) => Outcome::failed(&e),
