@@ -99,11 +99,64 @@ pub enum Incoming {
 }
 
 enum Command {
-    Request { msg: Message, peer: Peer, reply: oneshot::Sender<Result<Message, NetError>> },
-    Respond { id: TxnId, msg: Message },
-    Stateless { msg: Message, peer: Peer },
-    Flush { done: oneshot::Sender<()>, through: bool },
+    Request {
+        msg: Message,
+        peer: Peer,
+        reply: oneshot::Sender<Result<Message, NetError>>,
+        progress: Option<mpsc::UnboundedSender<Message>>,
+    },
+    Respond {
+        id: TxnId,
+        msg: Message,
+    },
+    Stateless {
+        msg: Message,
+        peer: Peer,
+    },
+    Flush {
+        done: oneshot::Sender<()>,
+        through: bool,
+    },
     Shutdown,
+}
+
+/// A client transaction in progress ([`EndpointHandle::request_with_progress`]).
+#[derive(Debug)]
+pub struct Progress {
+    provisional: mpsc::UnboundedReceiver<Message>,
+    done: oneshot::Receiver<Result<Message, NetError>>,
+    stopped: bool,
+}
+
+/// What a [`Progress`] yields next.
+#[derive(Debug)]
+pub enum Heard {
+    /// A provisional response (1xx other than retransmissions).
+    Provisional(Message),
+    /// The final response, or why there is none.
+    Final(Result<Message, NetError>),
+}
+
+impl Progress {
+    /// The next provisional response, or the final outcome. Provisionals queued before the
+    /// final response are yielded first. Call again after a provisional; after `Final` the
+    /// transaction is over.
+    pub async fn next(&mut self) -> Heard {
+        if self.stopped {
+            return Heard::Final(Err(NetError::Stopped));
+        }
+        if let Ok(m) = self.provisional.try_recv() {
+            return Heard::Provisional(m);
+        }
+        tokio::select! {
+            biased;
+            Some(m) = self.provisional.recv() => Heard::Provisional(m),
+            r = &mut self.done => {
+                self.stopped = true;
+                Heard::Final(r.unwrap_or(Err(NetError::Stopped)))
+            }
+        }
+    }
 }
 
 /// A cheap handle to an endpoint task.
@@ -147,8 +200,17 @@ impl EndpointHandle {
     /// Provisional responses are absorbed.
     pub async fn request(&self, msg: Message, peer: Peer) -> Result<Message, NetError> {
         let (reply, rx) = oneshot::channel();
-        self.cmd.send(Command::Request { msg, peer, reply }).map_err(|_| NetError::Stopped)?;
+        self.cmd.send(Command::Request { msg, peer, reply, progress: None }).map_err(|_| NetError::Stopped)?;
         rx.await.map_err(|_| NetError::Stopped)?
+    }
+
+    /// Sends a request (an INVITE) in a new client transaction; provisional responses arrive
+    /// on the returned [`Progress`], once each (retransmissions are absorbed), then the final.
+    pub fn request_with_progress(&self, msg: Message, peer: Peer) -> Progress {
+        let (reply, done) = oneshot::channel();
+        let (tx, provisional) = mpsc::unbounded_channel();
+        let sent = self.cmd.send(Command::Request { msg, peer, reply, progress: Some(tx) });
+        Progress { provisional, done, stopped: sent.is_err() }
     }
 
     /// Answers a server transaction.
@@ -215,6 +277,8 @@ struct Task {
     /// Advertised sent-by address → the connection (keyed by its peer) to reuse (RFC 5923).
     aliases: HashMap<SocketAddr, SocketAddr>,
     pending: HashMap<TxnId, (SocketAddr, oneshot::Sender<Result<Message, NetError>>)>,
+    /// Where provisional responses of a client transaction go, when the caller asked.
+    progress: HashMap<TxnId, mpsc::UnboundedSender<Message>>,
     tap: Tap,
     label: String,
     net_tx: mpsc::UnboundedSender<NetIn>,
@@ -269,6 +333,7 @@ pub async fn start(
         conns: HashMap::new(),
         aliases: HashMap::new(),
         pending: HashMap::new(),
+        progress: HashMap::new(),
         tap,
         label: label.to_owned(),
         net_tx,
@@ -326,10 +391,13 @@ impl Task {
     async fn command(&mut self, c: Command) {
         let now = Instant::now();
         match c {
-            Command::Request { msg, peer, reply } => {
+            Command::Request { msg, peer, reply, progress } => {
                 let (msg, peer) = self.congestion_controlled(msg, peer);
                 let id = self.txn.send_request(now, msg, peer);
                 self.pending.insert(id, (peer.addr, reply));
+                if let Some(p) = progress {
+                    self.progress.insert(id, p);
+                }
             }
             Command::Respond { id, msg } => {
                 if let Err(e) = self.txn.respond(now, id, msg) {
@@ -471,7 +539,14 @@ impl Task {
             TxnEvent::Request { id, msg, peer } => {
                 let _ = self.incoming.send(Incoming::Request { id, msg, peer });
             }
-            TxnEvent::Response { id, msg, .. } => {
+            TxnEvent::Response { id, msg, retransmission } => {
+                if msg.status().is_some_and(|c| c < 200) {
+                    if !retransmission && let Some(p) = self.progress.get(&id) {
+                        let _ = p.send(msg);
+                    }
+                    return;
+                }
+                self.progress.remove(&id);
                 if msg.status().is_some_and(|c| c >= 200)
                     && let Some((_, reply)) = self.pending.remove(&id)
                 {
@@ -479,6 +554,7 @@ impl Task {
                 }
             }
             TxnEvent::Timeout { id } => {
+                self.progress.remove(&id);
                 if let Some((peer, reply)) = self.pending.remove(&id) {
                     let _ = reply.send(Err(NetError::Timeout { peer }));
                 }
@@ -487,6 +563,7 @@ impl Task {
                 let _ = self.incoming.send(Incoming::Stray { msg, peer });
             }
             TxnEvent::Terminated { id } => {
+                self.progress.remove(&id);
                 if let Some((peer, reply)) = self.pending.remove(&id) {
                     let _ = reply.send(Err(NetError::Timeout { peer }));
                 }
@@ -712,5 +789,47 @@ mod tests {
         assert_eq!(resp.status(), Some(200));
         client.flush().await.unwrap();
         assert!(tap.events().iter().all(|e| e.transport == Transport::Tcp));
+    }
+
+    #[tokio::test]
+    async fn an_invite_yields_each_provisional_once_then_the_final_and_cancel_matches_it() {
+        let (client, _crx) = start(fast(), Tap::new(), "client").await.unwrap();
+        let (server, mut srx) = start(fast(), Tap::new(), "server").await.unwrap();
+        let mut rng = fastrand::Rng::with_seed(4);
+        let peer = Peer { addr: server.udp_addr(), reliable: false };
+        let invite = MessageBuilder::request(Method::INVITE, "sip:bob@127.0.0.1")
+            .header("Via", client.via(false, &mut rng))
+            .header("Max-Forwards", 70)
+            .header("From", "<sip:a@contoso.com>;tag=1")
+            .header("To", "<sip:bob@127.0.0.1>")
+            .header("Call-ID", "c5")
+            .header("CSeq", "1 INVITE")
+            .header("Contact", format!("<sip:a@{}>", client.udp_addr()))
+            .build();
+        let mut progress = client.request_with_progress(invite.clone(), peer);
+        let Incoming::Request { id, msg, .. } = next(&mut srx).await else { panic!("expected the INVITE") };
+        let ringing = MessageBuilder::response_to(&msg, 180, "Ringing", Some("t")).build();
+        server.respond(id, ringing.clone());
+        server.respond(id, ringing);
+        match tokio::time::timeout(DEADLINE, progress.next()).await.unwrap() {
+            Heard::Provisional(m) => assert_eq!(m.status(), Some(180)),
+            other => panic!("expected 180, got {other:?}"),
+        }
+        // The CANCEL is its own transaction, matched by the server to the pending INVITE.
+        let cancel = MessageBuilder::cancel_for(&invite).build();
+        let cancelled = tokio::spawn({
+            let client = client.clone();
+            async move { client.request(cancel, peer).await }
+        });
+        let Incoming::Request { id: cid, msg: c, .. } = next(&mut srx).await else { panic!("expected CANCEL") };
+        assert_eq!(c.method(), Some(&Method::CANCEL));
+        server.respond(cid, MessageBuilder::response_to(&c, 200, "OK", Some("t")).build());
+        assert_eq!(tokio::time::timeout(DEADLINE, cancelled).await.unwrap().unwrap().unwrap().status(), Some(200));
+        server.respond(id, MessageBuilder::response_to(&msg, 487, "Request Terminated", Some("t")).build());
+        match tokio::time::timeout(DEADLINE, progress.next()).await.unwrap() {
+            Heard::Final(Ok(m)) => assert_eq!(m.status(), Some(487)),
+            other => panic!("expected 487 (the second 180 is a retransmission), got {other:?}"),
+        }
+        assert!(matches!(progress.next().await, Heard::Final(Err(NetError::Stopped))));
     }
 }

@@ -3,5 +3,7 @@
 mod endpoint;
 pub mod tap;
 
-pub use endpoint::{EndpointConfig, EndpointHandle, IO_DEADLINE, Incoming, NetError, UDP_REQUEST_LIMIT, start, token};
+pub use endpoint::{
+    EndpointConfig, EndpointHandle, Heard, IO_DEADLINE, Incoming, NetError, Progress, UDP_REQUEST_LIMIT, start, token,
+};
 pub use tap::{Tap, TapEvent, TapKind, Transport};

@@ -51,6 +51,27 @@ impl MessageBuilder {
         b
     }
 
+    /// The CANCEL for a pending INVITE (RFC 3261 §9.1): same Request-URI, top Via (so the
+    /// same branch), Route, From, To, Call-ID and CSeq number, method CANCEL.
+    pub fn cancel_for(invite: &Message) -> Self {
+        let uri = invite.request_uri().unwrap_or_default().to_owned();
+        let mut b = Self::request(Method::CANCEL, uri);
+        if let Some(v) = invite.value("Via") {
+            b = b.header("Via", v);
+        }
+        b = b.header("Max-Forwards", 70);
+        for r in invite.values("Route") {
+            b = b.header("Route", r);
+        }
+        for h in ["From", "To", "Call-ID"] {
+            if let Some(v) = invite.value(h) {
+                b = b.header(h, v);
+            }
+        }
+        let n = invite.value("CSeq").and_then(|c| c.split_whitespace().next().map(str::to_owned));
+        b.header("CSeq", format!("{} CANCEL", n.unwrap_or_else(|| "1".into())))
+    }
+
     fn new(start: StartLine) -> Self {
         Self { start, headers: Vec::new(), body: Vec::new() }
     }
@@ -145,5 +166,30 @@ mod tests {
         assert_eq!(m2.body(), b"hi");
         assert!(m.with_first_value("Route", "x").is_err());
         assert!(m.with_first_value("Via", "a\r\nX: y").is_err());
+    }
+
+    #[test]
+    fn cancel_copies_the_invites_top_via_and_cseq_number_only() {
+        let invite = MessageBuilder::request(Method::INVITE, "sip:bob@live.com")
+            .header("Via", "SIP/2.0/TCP 127.0.0.1:5061;branch=z9hG4bKabc")
+            .header("Via", "SIP/2.0/TCP 10.0.0.1:5061;branch=z9hG4bKdef")
+            .header("Max-Forwards", 69)
+            .header("From", "<sip:alice@contoso.com>;tag=1")
+            .header("To", "<sip:bob@live.com>")
+            .header("Call-ID", "c1")
+            .header("CSeq", "7 INVITE")
+            .header("Route", "<sip:edge;lr>")
+            .body("application/sdp", "v=0\r\n")
+            .build();
+        let c = MessageBuilder::cancel_for(&invite).build();
+        assert_eq!(c.method(), Some(&Method::CANCEL));
+        assert_eq!(c.request_uri(), Some("sip:bob@live.com"));
+        let vias: Vec<String> = c.values("Via").map(|v| v.into_owned()).collect();
+        assert_eq!(vias, ["SIP/2.0/TCP 127.0.0.1:5061;branch=z9hG4bKabc"]);
+        assert_eq!(c.value("CSeq").as_deref(), Some("7 CANCEL"));
+        assert_eq!(c.value("To").as_deref(), Some("<sip:bob@live.com>"));
+        assert_eq!(c.value("Route").as_deref(), Some("<sip:edge;lr>"));
+        assert!(c.body().is_empty());
+        assert!(c.validate().is_ok());
     }
 }
