@@ -1,6 +1,8 @@
-//! Transports: tokio UDP and TCP driving the sans-IO SIP core, and the tap every byte crosses.
+//! Transports: tokio UDP and TCP driving the sans-IO SIP core, UDP media sockets, and the tap
+//! every byte crosses.
 
 mod endpoint;
+pub mod media;
 pub mod tap;
 
 pub use endpoint::{
