@@ -11,6 +11,7 @@ pub mod dialect;
 pub mod gateway;
 pub mod html;
 pub mod net;
+pub mod sdp;
 pub mod sip;
 pub mod suite;
 pub mod sut;
