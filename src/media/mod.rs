@@ -6,4 +6,5 @@
 //! RFC 3550 (RTP/RTCP), RFC 4585 (feedback), RFC 4733 (telephone-event) with the Microsoft
 //! profile quirks of MS-RTPME and MS-RTPDT (see `shared/PROTOCOL.md` §3).
 
+pub mod rtcp;
 pub mod rtp;
