@@ -8,4 +8,5 @@
 
 pub mod rtcp;
 pub mod rtp;
+pub mod source;
 pub mod stats;
