@@ -6,6 +6,7 @@
 //! RFC 3550 (RTP/RTCP), RFC 4585 (feedback), RFC 4733 (telephone-event) with the Microsoft
 //! profile quirks of MS-RTPME and MS-RTPDT (see `shared/PROTOCOL.md` §3).
 
+pub mod dtmf;
 pub mod rtcp;
 pub mod rtp;
 pub mod source;
