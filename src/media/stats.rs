@@ -64,7 +64,8 @@ impl SeqState {
     }
 
     fn expected(&self) -> u64 {
-        self.ext_max() + 1 - self.base
+        // ext_max never falls below base (it only advances); saturate anyway, as a guard.
+        (self.ext_max() + 1).saturating_sub(self.base)
     }
 }
 
