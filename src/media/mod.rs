@@ -4,3 +4,4 @@
 //! semantics here: callers bring bytes, keys, credentials and randomness.
 
 pub mod demux;
+pub mod srtp;
