@@ -5,3 +5,4 @@
 
 pub mod demux;
 pub mod srtp;
+pub mod stun;
