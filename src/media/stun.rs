@@ -597,6 +597,11 @@ mod tests {
         IcePassword::new(RFC5769_PASSWORD).unwrap()
     }
 
+    /// The RFC's password with its last character changed.
+    fn wrong_password() -> IcePassword {
+        IcePassword::new("VOkJxbRl1RmTxUk/WvJxBu").unwrap()
+    }
+
     fn mapped() -> (SocketAddr, SocketAddr) {
         let v4 = SocketAddr::new(Ipv4Addr::new(192, 0, 2, 1).into(), 32853);
         let v6: Ipv6Addr = "2001:db8:1234:5678:11:2233:4455:6677".parse().unwrap();
@@ -624,8 +629,7 @@ mod tests {
         assert_eq!(msg.role, Some(IceRole::Controlled { tie_breaker: 0x932f_f9b1_5126_3b36 }));
         assert!(!msg.use_candidate && msg.has_integrity && msg.has_fingerprint);
         assert_eq!(msg.verify(&password()), Ok(()));
-        let wrong = IcePassword::new("VOkJxbRl1RmTxUk/WvJxBu").unwrap();
-        assert_eq!(msg.verify(&wrong), Err(StunError::IntegrityMismatch));
+        assert_eq!(msg.verify(&wrong_password()), Err(StunError::IntegrityMismatch));
         every_flip_fails(&bytes, |b| StunMessage::parse(b)?.verify(&password()));
     }
 
@@ -637,6 +641,7 @@ mod tests {
         assert_eq!(msg.transaction_id, TransactionId::new(RFC5769_TID));
         assert_eq!(msg.xor_mapped_address, Some(mapped().0));
         assert_eq!(msg.verify(&password()), Ok(()));
+        assert_eq!(msg.verify(&wrong_password()), Err(StunError::IntegrityMismatch));
         every_flip_fails(&bytes, |b| StunMessage::parse(b)?.verify(&password()));
     }
 
@@ -647,6 +652,7 @@ mod tests {
         assert_eq!(msg.class, StunClass::Success);
         assert_eq!(msg.xor_mapped_address, Some(mapped().1));
         assert_eq!(msg.verify(&password()), Ok(()));
+        assert_eq!(msg.verify(&wrong_password()), Err(StunError::IntegrityMismatch));
         every_flip_fails(&bytes, |b| StunMessage::parse(b)?.verify(&password()));
     }
 
