@@ -23,7 +23,8 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn token(self) -> &'static str {
+    /// The attribute name as written in SDP.
+    pub fn token(self) -> &'static str {
         match self {
             Self::SendRecv => "sendrecv",
             Self::SendOnly => "sendonly",

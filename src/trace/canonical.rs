@@ -17,7 +17,7 @@ use crate::dialect::categories::{self, BatchSub, StateCategory};
 use crate::dialect::im::{self, Typing};
 use crate::dialect::pidf::{self, Pidf};
 use crate::net::{TapEvent, TapKind, Transport};
-use crate::sdp::{Attribute, Candidate, Direction, MediaKind};
+use crate::sdp::{Attribute, Candidate, MediaKind};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::multipart;
 use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
@@ -385,19 +385,10 @@ fn sdp_summary(body: &[u8], syms: &mut Symbols) -> Vec<String> {
         if let Some(r) = m.ssrc_range() {
             rest.push(format!("x-ssrc-range {} wide", r.len()));
         }
-        rest.push(format!("direction {}", direction_name(m.direction())));
+        rest.push(format!("direction {}", m.direction().token()));
         out.push(format!("  {}", rest.join(", ")));
     }
     out
-}
-
-fn direction_name(d: Direction) -> &'static str {
-    match d {
-        Direction::SendRecv => "sendrecv",
-        Direction::SendOnly => "sendonly",
-        Direction::RecvOnly => "recvonly",
-        Direction::Inactive => "inactive",
-    }
 }
 
 fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
