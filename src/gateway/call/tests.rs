@@ -1,0 +1,1 @@
+//! Audio calls end to end on loopback.
