@@ -10,6 +10,7 @@ pub mod agent;
 pub mod dialect;
 pub mod gateway;
 pub mod html;
+pub mod media;
 pub mod net;
 pub mod sdp;
 pub mod sip;

@@ -2,6 +2,7 @@
 //! readers the harness's simulated users speak. Profiles are data in `scenarios/dialects/`.
 //! The reference gateway has its own translation code and never calls into this module.
 
+pub mod call;
 pub mod categories;
 pub mod im;
 pub mod lync;

@@ -33,7 +33,8 @@ impl Transport {
         })
     }
 
-    fn token(self) -> &'static str {
+    /// The token as written in SDP.
+    pub fn token(self) -> &'static str {
         match self {
             Self::Udp => "UDP",
             Self::Tcp => "TCP",
@@ -67,7 +68,8 @@ impl CandidateType {
         })
     }
 
-    fn token(self) -> &'static str {
+    /// The token as written in SDP.
+    pub fn token(self) -> &'static str {
         match self {
             Self::Host => "host",
             Self::Srflx => "srflx",

@@ -15,6 +15,7 @@ use crate::dialect::categories::{self, BatchSub, StateCategory};
 use crate::dialect::im::{self, Typing};
 use crate::dialect::pidf::{self, Pidf};
 use crate::net::{TapEvent, TapKind, Transport};
+use crate::sdp::{Attribute, Candidate, Direction, MediaKind};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::multipart;
 use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
@@ -292,6 +293,90 @@ fn typed_text(ct: &MediaType, body: &str) -> String {
     text_summary(&format!("{}{msgr}", ct.essence), body)
 }
 
+/// An SDP body: one line per m-line (media, protocol, formats; ports are volatile), and for
+/// audio and video the codec names, ICE, keys (as symbols, so a key reused across legs or
+/// descriptions shows), SSRC range and direction.
+fn sdp_summary(body: &[u8], syms: &mut Symbols) -> Vec<String> {
+    let sdp = match crate::sdp::parse(body) {
+        Ok(s) => s,
+        Err(e) => return vec![format!("sdp: unreadable ({e})")],
+    };
+    let mut out = Vec::new();
+    if sdp.attributes.iter().any(|a| matches!(a, Attribute::Other { name, .. } if name == "ice-lite")) {
+        out.push("sdp: ice-lite".to_owned());
+    }
+    for m in &sdp.media {
+        let fmt: Vec<String> =
+            m.formats.iter().map(|x| if x.starts_with("sip:") { show_uri(x, syms) } else { x.clone() }).collect();
+        out.push(format!("sdp: m={} {} {}", m.kind, m.proto, fmt.join(" ")));
+        if !matches!(m.kind, MediaKind::Audio | MediaKind::Video) {
+            continue;
+        }
+        let port = if m.port == 0 { "  port 0 (refused)" } else { "" };
+        let codecs: Vec<String> = m
+            .codecs()
+            .iter()
+            .map(|c| match c.channels {
+                Some(ch) => format!("{} {}/{}/{ch}", c.pt, c.name, c.clock),
+                None => format!("{} {}/{}", c.pt, c.name, c.clock),
+            })
+            .collect();
+        out.push(format!("  codecs: {}{port}", codecs.join(", ")));
+        let mut ice = Vec::new();
+        if let Some(c) = m.ice() {
+            ice.push(format!("{} {}", syms.get("ufrag", &c.ufrag), syms.get("pwd", &c.pwd)));
+        }
+        for c in m.candidates() {
+            ice.push(match c {
+                Candidate::Ice(c) => format!("{} {} {}", c.transport.token(), c.component, c.kind.token()),
+                Candidate::Draft6(c) => format!("draft-6 {} {}", c.transport.token(), c.component),
+            });
+        }
+        for a in &m.attributes {
+            match a {
+                Attribute::RemoteCandidates(r) => {
+                    let comps: Vec<String> = r.iter().map(|r| r.component.to_string()).collect();
+                    ice.push(format!("remote-candidates {}", comps.join(" ")));
+                }
+                Attribute::RemoteCandidate(_) => ice.push("remote-candidate".into()),
+                _ => {}
+            }
+        }
+        if !ice.is_empty() {
+            out.push(format!("  ice: {}", ice.join(", ")));
+        }
+        let mut keys = Vec::new();
+        for a in &m.attributes {
+            let (scale, c) = match a {
+                Attribute::Crypto(c) => ("", c),
+                Attribute::CryptoScale(s) => ("scale ", &s.crypto),
+                _ => continue,
+            };
+            let mki = if c.key.mki.is_some() { " mki" } else { "" };
+            keys.push(format!("{scale}{} {} {}{mki}", c.tag, c.suite, syms.get("key", &c.key.key_salt)));
+        }
+        if !keys.is_empty() {
+            out.push(format!("  crypto: {}", keys.join(", ")));
+        }
+        let mut rest = Vec::new();
+        if let Some(r) = m.ssrc_range() {
+            rest.push(format!("x-ssrc-range {} wide", r.len()));
+        }
+        rest.push(format!("direction {}", direction_name(m.direction())));
+        out.push(format!("  {}", rest.join(", ")));
+    }
+    out
+}
+
+fn direction_name(d: Direction) -> &'static str {
+    match d {
+        Direction::SendRecv => "sendrecv",
+        Direction::SendOnly => "sendonly",
+        Direction::RecvOnly => "recvonly",
+        Direction::Inactive => "inactive",
+    }
+}
+
 fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
     let Ok(Some(ct)) = m.content_type() else { return Vec::new() };
     if ct.essence == "multipart/alternative" {
@@ -299,9 +384,18 @@ fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
         return match multipart::parse(boundary, m.body()) {
             Ok(parts) => parts
                 .iter()
-                .map(|p| match p.header("Content-Type").map(MediaType::parse) {
-                    Some(Ok(pct)) => format!("part: {}", typed_text(&pct, &String::from_utf8_lossy(&p.body))),
-                    _ => format!("part: untyped, {} bytes", p.body.len()),
+                .flat_map(|p| match p.header("Content-Type").map(MediaType::parse) {
+                    Some(Ok(pct)) if pct.essence == "application/sdp" => {
+                        let fallback =
+                            p.header("Content-Disposition").is_some_and(|d| d.contains("ms-proxy-2007fallback"));
+                        let mut lines = sdp_summary(&p.body, syms);
+                        if let Some(first) = lines.first_mut() {
+                            *first = format!("part{}: {first}", if fallback { " (ms-proxy-2007fallback)" } else { "" });
+                        }
+                        lines
+                    }
+                    Some(Ok(pct)) => vec![format!("part: {}", typed_text(&pct, &String::from_utf8_lossy(&p.body)))],
+                    _ => vec![format!("part: untyped, {} bytes", p.body.len())],
                 })
                 .collect(),
             Err(e) => vec![format!("multipart/alternative: unreadable ({e})")],
@@ -318,25 +412,7 @@ fn body_summary(m: &Message, syms: &mut Symbols) -> Vec<String> {
             Ok(t) => format!("iscomposing: {}", if t == Typing::Active { "active" } else { "idle" }),
             Err(e) => format!("iscomposing: unreadable ({e})"),
         }],
-        "application/sdp" => body
-            .lines()
-            .filter_map(|l| l.strip_prefix("m="))
-            .map(|mline| {
-                let f: Vec<&str> = mline.split_whitespace().collect();
-                // Port numbers are volatile; media, protocol and format (URI for IM) are kept.
-                let fmt = f
-                    .get(3..)
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|x| if x.starts_with("sip:") { show_uri(x, syms) } else { (*x).to_owned() });
-                format!(
-                    "sdp: m={} {} {}",
-                    f.first().unwrap_or(&""),
-                    f.get(2).unwrap_or(&""),
-                    fmt.collect::<Vec<_>>().join(" ")
-                )
-            })
-            .collect(),
+        "application/sdp" => sdp_summary(m.body(), syms),
         categories::CATEGORIES => vec![match StateCategory::parse(&body) {
             Ok(c) => match c.availability {
                 Some(a) => format!("categories: {} availability {a}", show_uri(&c.uri, syms)),
