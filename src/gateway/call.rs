@@ -201,10 +201,10 @@ fn refuse_media(inner: &Inner, leg: Leg, id: TxnId, req: &Message, refusal: &Med
         MediaRefusal::Encryption => {
             let b = MessageBuilder::response_to(req, 488, "Encryption Levels not compatible", Some(&tag));
             match leg {
-                Leg::Enterprise => {
-                    b.header("ms-client-diagnostics", "52017;reason=\"Encryption levels dont match\"")
+                Leg::Enterprise => b.header("ms-client-diagnostics", "52017;reason=\"Encryption levels dont match\""),
+                Leg::Consumer => {
+                    b.header("Warning", format!("308 {} \"Encryption Levels not compatible\"", inner.config.fqdn))
                 }
-                Leg::Consumer => b.header("Warning", format!("308 {} \"Encryption Levels not compatible\"", inner.config.fqdn)),
             }
         }
         MediaRefusal::Unsupported(detail) => {
@@ -328,7 +328,6 @@ fn plan_reinvite(inner: &Inner, st: &mut State, leg: Leg, req: &Message, offered
     Plan::Carry(key, invite.build())
 }
 
-
 /// `200 OK` to an in-dialog INVITE with the gateway's SDP.
 fn answer_sdp(inner: &Inner, leg: Leg, id: TxnId, req: &Message, sdp: &Sdp) {
     let resp = MessageBuilder::response_to(req, 200, "OK", None)
@@ -357,7 +356,9 @@ async fn bye(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
                     _ => {
                         let via = inner.via(far, rng);
                         let call = calls.remove(key);
-                        Ok(call.and_then(|mut c| c.leg_mut(far).dialog.as_mut().map(|d| d.request(Method::BYE, &via).build())))
+                        Ok(call.and_then(|mut c| {
+                            c.leg_mut(far).dialog.as_mut().map(|d| d.request(Method::BYE, &via).build())
+                        }))
                     }
                 }
             }

@@ -113,10 +113,7 @@ impl Offered {
 
     /// The same codecs renumbered as the gateway offers them on `leg`.
     pub(in crate::gateway) fn renumbered(&self, leg: Leg) -> Self {
-        Self {
-            codecs: self.codecs.iter().map(|(c, _)| (*c, c.offer_pt(leg))).collect(),
-            te: self.te.map(|_| TE_PT),
-        }
+        Self { codecs: self.codecs.iter().map(|(c, _)| (*c, c.offer_pt(leg))).collect(), te: self.te.map(|_| TE_PT) }
     }
 
     /// This leg's number for `codec`.

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::codec::Offered;
 use super::relay::{self, ConsumerSide, LyncSide, RelayConfig, Sockets};
-use super::translate::{self, ConsumerMedia, LocalConsumer, LocalLync, LyncMedia, MediaRefusal};
+use super::translate::{self, KEY_SALT_LEN, ConsumerMedia, LocalConsumer, LocalLync, LyncMedia, MediaRefusal};
 use super::{Call, Inviting, LegSdp, Phase, payloads, refuse_media, single};
 use crate::gateway::policy::aor;
 use crate::gateway::reply::reason;
@@ -20,8 +20,6 @@ use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
-/// SRTP master key + salt length of AES_CM_128_HMAC_SHA1_80 (RFC 4568 §6.2.1).
-const KEY_SALT_LEN: usize = 30;
 
 /// The caller's side of a set-up: its pending INVITE and the To tag the gateway gives it.
 struct Caller<'a> {
@@ -187,7 +185,14 @@ fn bring_up(
     caller.inner.endpoint(caller.leg).respond(caller.id, resp);
 }
 
-fn relay_config(inner: &Inner, lync: &LyncMedia, ll: &LocalLync, consumer: &ConsumerMedia, lc: &LocalConsumer, pays: (super::LegPayload, super::LegPayload)) -> RelayConfig {
+fn relay_config(
+    inner: &Inner,
+    lync: &LyncMedia,
+    ll: &LocalLync,
+    consumer: &ConsumerMedia,
+    lc: &LocalConsumer,
+    pays: (super::LegPayload, super::LegPayload),
+) -> RelayConfig {
     RelayConfig {
         lync: LyncSide {
             pay: pays.0,
@@ -206,7 +211,15 @@ fn relay_config(inner: &Inner, lync: &LyncMedia, ll: &LocalLync, consumer: &Cons
     }
 }
 
-fn new_call(caller: Leg, branch: String, callee_invite: Message, ll: LocalLync, lc: LocalConsumer, callee_pay: Offered, lync_tag: u32) -> Call {
+fn new_call(
+    caller: Leg,
+    branch: String,
+    callee_invite: Message,
+    ll: LocalLync,
+    lc: LocalConsumer,
+    callee_pay: Offered,
+    lync_tag: u32,
+) -> Call {
     let leg = |pay| LegSdp { dialog: None, pay, version: 0, ours: Direction::SendRecv, theirs: Direction::SendRecv };
     let (lync_pay, consumer_pay) = match caller {
         Leg::Enterprise => (Offered::default(), callee_pay),
@@ -214,7 +227,11 @@ fn new_call(caller: Leg, branch: String, callee_invite: Message, ll: LocalLync, 
     };
     Call {
         caller,
-        phase: Phase::Inviting(Inviting { caller_branch: branch, callee_invite: Some(callee_invite), cancelled: false }),
+        phase: Phase::Inviting(Inviting {
+            caller_branch: branch,
+            callee_invite: Some(callee_invite),
+            cancelled: false,
+        }),
         lync: leg(lync_pay),
         consumer: leg(consumer_pay),
         lync_local: ll,
@@ -341,7 +358,12 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
         let mut st = inner.lock();
         let r = &mut st.rng;
         let host = &inner.config.fqdn;
-        (token(r, 24), token(r, 16), [format!("{}@{host}", token(r, 12)), format!("{}@{host}", token(r, 12))], token(r, 32))
+        (
+            token(r, 24),
+            token(r, 16),
+            [format!("{}@{host}", token(r, 12)), format!("{}@{host}", token(r, 12))],
+            token(r, 32),
+        )
     };
     let (body, v19) = translate::lync_offer(&ll, &offer, &boundary, ids);
     let from = inner.present(&msa);

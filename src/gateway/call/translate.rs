@@ -5,6 +5,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
 use super::codec::{Offered, TE_FMTP};
 use crate::gateway::Leg;
 use crate::sdp::alternative::{self, OfferPart};
@@ -24,6 +27,8 @@ const DRAFT6_Q: &str = "0.830";
 /// SRTP key lifetime the gateway writes (PROTOCOL.md §2.4).
 const LIFETIME: &str = "2^31";
 const PTIME: u32 = 20;
+/// SRTP master key + salt length of AES_CM_128_HMAC_SHA1_80 (RFC 4568 §6.2.1).
+pub(in crate::gateway) const KEY_SALT_LEN: usize = 30;
 
 /// Why a media description cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,11 +142,18 @@ pub(in crate::gateway) fn pick_lync(content_type: Option<&str>, body: &[u8]) -> 
 /// Reads Lync's audio description.
 pub(in crate::gateway) fn read_lync(sdp: &Sdp) -> Result<LyncMedia, MediaRefusal> {
     let m = audio(sdp)?;
-    let refused = m.attributes.iter().chain(&sdp.attributes).any(|a| {
-        matches!(a, Attribute::Encryption(EncryptionPolicy::Rejected))
-    });
-    // Packets carry no MKI (flows.md), so a line with one cannot be used.
-    let usable = |c: &&Crypto| c.suite == CryptoSuite::AesCm128HmacSha1_80 && c.key.mki.is_none();
+    let refused = m
+        .attributes
+        .iter()
+        .chain(&sdp.attributes)
+        .any(|a| matches!(a, Attribute::Encryption(EncryptionPolicy::Rejected)));
+    // Packets carry no MKI (flows.md), so a line with one cannot be used; nor can a key that
+    // is not 30 bytes of key and salt.
+    let usable = |c: &&Crypto| {
+        c.suite == CryptoSuite::AesCm128HmacSha1_80
+            && c.key.mki.is_none()
+            && STANDARD.decode(&c.key.key_salt).is_ok_and(|k| k.len() == KEY_SALT_LEN)
+    };
     let crypto = m.attributes.iter().filter_map(|a| match a {
         Attribute::Crypto(c) => Some(c),
         _ => None,
@@ -180,7 +192,10 @@ pub(in crate::gateway) fn read_lync(sdp: &Sdp) -> Result<LyncMedia, MediaRefusal
 }
 
 /// Reads the consumer side's audio description from a body.
-pub(in crate::gateway) fn read_consumer(content_type: Option<&str>, body: &[u8]) -> Result<ConsumerMedia, MediaRefusal> {
+pub(in crate::gateway) fn read_consumer(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<ConsumerMedia, MediaRefusal> {
     let ct = content_type.unwrap_or_default();
     if !ct.split(';').next().is_some_and(|e| e.trim().eq_ignore_ascii_case("application/sdp")) {
         return Err(unsupported(format!("Content-Type `{ct}`: expected application/sdp")));
@@ -308,7 +323,12 @@ pub(in crate::gateway) fn lync_offer(
 
 /// The gateway's description towards the consumer side (offer or answer): plain RTP/AVP, no
 /// ICE, no crypto, RTCP on the next port.
-pub(in crate::gateway) fn consumer_sdp(local: &LocalConsumer, version: u64, pay: &Offered, direction: Direction) -> Sdp {
+pub(in crate::gateway) fn consumer_sdp(
+    local: &LocalConsumer,
+    version: u64,
+    pay: &Offered,
+    direction: Direction,
+) -> Sdp {
     let m = with_codecs(Media::new(MediaKind::Audio, local.rtp, Proto::RtpAvp), pay, Leg::Consumer)
         .with(Attribute::Ptime(PTIME))
         .with(Attribute::Direction(direction));
@@ -326,7 +346,7 @@ a=candidate:1 1 TCP-ACT 1684797439 10.0.0.5 9 typ host\r\na=candidate:1 1 UDP 21
 a=candidate:1 2 UDP 2130705918 10.0.0.5 5001 typ host\r\n\
 a=cryptoscale:1 client AES_CM_128_HMAC_SHA1_80 inline:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA|2^31|1:1\r\n\
 a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB|2^31|1:1\r\n\
-a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC|2^31\r\n\
+a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0ND|2^31\r\n\
 a=rtcp:5001\r\na=rtpmap:104 SILK/16000\r\na=rtpmap:9 G722/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
 a=x-ssrc-range:100-100\r\n";
 
@@ -334,7 +354,7 @@ a=x-ssrc-range:100-100\r\n";
     fn lync_media_takes_the_first_crypto_line_without_mki_and_udp_candidates() {
         let sdp = Sdp::parse(LYNC_V19.as_bytes()).unwrap();
         let m = read_lync(&sdp).unwrap();
-        assert_eq!((m.crypto_tag, m.key.as_str()), (3, "CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"));
+        assert_eq!((m.crypto_tag, m.key.as_str()), (3, "Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0ND"));
         assert_eq!(m.rtp, "10.0.0.5:5000".parse().unwrap());
         assert_eq!(m.rtcp, "10.0.0.5:5001".parse().unwrap());
         assert_eq!(m.offered.codecs, vec![(AudioCodec::SilkWb, 104), (AudioCodec::G722, 9)]);
