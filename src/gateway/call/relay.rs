@@ -1,10 +1,15 @@
 //! The call's media relay (flows.md "Audio calls", "RTP relay"): the sockets of both legs and
-//! the task that carries packets between them. Placeholder until the media syntax layers land:
-//! it keeps the sockets bound so the ports written in SDP stay the gateway's.
+//! the thin task that feeds their datagrams to the sans-IO [`engine::Engine`] and sends what it
+//! returns. One task per call; dropping the [`RelayTask`] stops it and closes the sockets.
+
+mod engine;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use engine::{Engine, Input, Port};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::codec::LegPayload;
@@ -89,11 +94,53 @@ impl Drop for RelayTask {
     }
 }
 
-/// Starts relaying between the sockets.
-pub(in crate::gateway) fn start(sockets: Sockets, config: RelayConfig) -> RelayTask {
+/// Seconds from the NTP era (1900) to the Unix epoch (RFC 868).
+const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
+
+/// The wall clock as a 64-bit NTP timestamp (32.32 fixed point), for SRs.
+fn ntp_now() -> u64 {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let frac = (u64::from(d.subsec_nanos()) << 32) / 1_000_000_000;
+    ((d.as_secs() + NTP_UNIX_OFFSET) << 32) | frac
+}
+
+/// Starts relaying between the sockets. A configuration the engine refuses (the keys are
+/// checked when the SDP is read, so this is not expected) leaves the call without media.
+pub(in crate::gateway) fn start(mut sockets: Sockets, config: RelayConfig) -> RelayTask {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let ports = [
+        (sockets.lync_rtp.local_addr(), Port::LyncRtp),
+        (sockets.lync_rtcp.local_addr(), Port::LyncRtcp),
+        (sockets.consumer_rtp.local_addr(), Port::ConsumerRtp),
+        (sockets.consumer_rtcp.local_addr(), Port::ConsumerRtcp),
+    ];
+    for s in [&mut sockets.lync_rtp, &mut sockets.lync_rtcp, &mut sockets.consumer_rtp, &mut sockets.consumer_rtcp] {
+        s.start_reading(tx.clone());
+    }
+    drop(tx);
     let task = tokio::spawn(async move {
-        let _keep = (sockets, config);
-        std::future::pending::<()>().await;
+        let mut engine = match Engine::new(config) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("call relay not started: {e}");
+                return;
+            }
+        };
+        while let Some(d) = rx.recv().await {
+            let Some(port) = ports.iter().find(|(a, _)| *a == d.local).map(|(_, p)| *p) else { continue };
+            engine.handle(Input { at: d.at, ntp: ntp_now(), port, from: d.from, bytes: &d.bytes });
+            while let Some(t) = engine.poll_transmit() {
+                let socket = match t.from {
+                    Port::LyncRtp => &sockets.lync_rtp,
+                    Port::LyncRtcp => &sockets.lync_rtcp,
+                    Port::ConsumerRtp => &sockets.consumer_rtp,
+                    Port::ConsumerRtcp => &sockets.consumer_rtcp,
+                };
+                if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                    tracing::debug!("relay send to {}: {e}", t.to);
+                }
+            }
+        }
     });
     RelayTask { task }
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::codec::Offered;
 use super::relay::{self, ConsumerSide, LyncSide, RelayConfig, Sockets};
-use super::translate::{self, KEY_SALT_LEN, ConsumerMedia, LocalConsumer, LocalLync, LyncMedia, MediaRefusal};
+use super::translate::{self, ConsumerMedia, KEY_SALT_LEN, LocalConsumer, LocalLync, LyncMedia, MediaRefusal};
 use super::{Call, Inviting, LegSdp, Phase, payloads, refuse_media, single};
 use crate::gateway::policy::aor;
 use crate::gateway::reply::reason;
@@ -19,7 +19,6 @@ use crate::sdp::Direction;
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, MessageBuilder, Method};
-
 
 /// The caller's side of a set-up: its pending INVITE and the To tag the gateway gives it.
 struct Caller<'a> {

@@ -457,12 +457,9 @@ async fn lync_post_check_reinvite_is_answered_locally_and_hold_is_carried() {
     let mut rig = Rig::new().await;
     let mut up = lync_calls(&mut rig, "hold-1", 101, &[0, 101]).await;
     let (rtp, rtcp) = (Peers::port(&up.peers.lync_rtp), Peers::port(&up.peers.lync_rtcp));
+    let (gw_rtp, gw_rtcp) = (up.gw_lync(1).port(), up.gw_lync(2).port());
     let reoffer = |version: u64, tail: &str| {
-        let remote = format!(
-            "a=remote-candidates:1 127.0.0.1 {} 2 127.0.0.1 {}\r\n",
-            up.gw_lync(1).port(),
-            up.gw_lync(2).port()
-        );
+        let remote = format!("a=remote-candidates:1 127.0.0.1 {gw_rtp} 2 127.0.0.1 {gw_rtcp}\r\n");
         lync_v19(rtp, rtcp, version, 101, &format!("{remote}{tail}"))
     };
     // Post-check re-INVITE: answered with the previous answer, version + 1, nothing crosses.
@@ -528,4 +525,164 @@ async fn requests_in_unknown_call_dialogs_get_481() {
     let via = rig.cloud_via();
     let cancel = request(Method::CANCEL, ALICE, CAROL, "nope2", via, &rig.cloud_contact()).build();
     assert_eq!(answered(rig.cloud_sends(cancel)).await.status(), Some(481));
+}
+
+mod media {
+    //! The relay on real loopback sockets: the tests' sockets play Lync's and Skype's media.
+
+    use std::net::SocketAddr;
+
+    use tokio::net::UdpSocket;
+    use tokio::time::timeout;
+
+    use super::*;
+    use crate::media::rtcp::{self, Rtcp, SdesCname, SenderInfo, SenderReport};
+    use crate::media::rtp::{self, RtpHeader, Ssrc};
+    use crate::media::srtp::{MasterKey, SrtpSession};
+    use crate::media::stun::{BindingRequest, IcePassword, IceRole, IceUfrag, StunClass, StunMessage, TransactionId};
+
+    const SKYPE_SSRC: u32 = 0xabcd_0001;
+
+    async fn recv(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+        let mut buf = vec![0u8; 2048];
+        let (n, from) = timeout(WAIT, sock.recv_from(&mut buf)).await.expect("nothing arrived in time").unwrap();
+        buf.truncate(n);
+        (buf, from)
+    }
+
+    fn packet(pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool) -> Vec<u8> {
+        let h = RtpHeader { pt, marker, seq, timestamp: ts, ssrc: Ssrc(ssrc), ..RtpHeader::default() };
+        rtp::build(&h, &[0x55; 40]).unwrap()
+    }
+
+    /// Lync's SRTP session: it sends with its offer's key without MKI, receives with the
+    /// gateway's answer key.
+    fn lync_srtp(up: &Up) -> SrtpSession {
+        let m = up.lync_sdp.first_media(&MediaKind::Audio).unwrap();
+        let gw = MasterKey::from_inline(&format!("inline:{}", m.cryptos()[0].key.key_salt)).unwrap();
+        SrtpSession::new(&MasterKey::from_inline(&format!("inline:{KEY_PLAIN}")).unwrap(), &gw).unwrap()
+    }
+
+    fn gw_ice(up: &Up) -> (String, IcePassword) {
+        let ice = up.lync_sdp.first_media(&MediaKind::Audio).unwrap().ice().unwrap();
+        (ice.ufrag, IcePassword::new(&ice.pwd).unwrap())
+    }
+
+    fn check(up: &Up, pwd: &IcePassword, seed: u8) -> Vec<u8> {
+        let (ufrag, _) = gw_ice(up);
+        BindingRequest {
+            transaction_id: TransactionId::new([seed; 12]),
+            remote_ufrag: IceUfrag::new(&ufrag).unwrap(),
+            local_ufrag: IceUfrag::new(LYNC_UFRAG).unwrap(),
+            priority: 2_130_706_431,
+            role: IceRole::Controlling { tie_breaker: 7 },
+            use_candidate: true,
+        }
+        .encode(pwd)
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn stun_checks_are_answered_with_integrity_fingerprint_and_the_mapped_address() {
+        let mut rig = Rig::new().await;
+        let up = lync_calls(&mut rig, "stun-1", 101, &[0, 101]).await;
+        let (_, pwd) = gw_ice(&up);
+        for (component, sock) in [(1, &up.peers.lync_rtp), (2, &up.peers.lync_rtcp)] {
+            sock.send_to(&check(&up, &pwd, component as u8), up.gw_lync(component)).await.unwrap();
+            let (bytes, from) = recv(sock).await;
+            assert_eq!(from, up.gw_lync(component), "answered from the checked candidate");
+            let resp = StunMessage::parse(&bytes).unwrap();
+            assert_eq!(resp.class, StunClass::Success);
+            assert_eq!(resp.transaction_id, TransactionId::new([component as u8; 12]));
+            assert_eq!(resp.xor_mapped_address, Some(sock.local_addr().unwrap()));
+            assert!(resp.has_fingerprint);
+            resp.verify(&pwd).expect("MESSAGE-INTEGRITY with the gateway's password");
+        }
+        // Signed with another password: 401.
+        let wrong = IcePassword::new("notthegatewayspassword00").unwrap();
+        up.peers.lync_rtp.send_to(&check(&up, &wrong, 9), up.gw_lync(1)).await.unwrap();
+        let (bytes, _) = recv(&up.peers.lync_rtp).await;
+        let resp = StunMessage::parse(&bytes).unwrap();
+        assert_eq!((resp.class, resp.error_code.map(|e| e.code)), (StunClass::Error, Some(401)));
+    }
+
+    #[tokio::test]
+    async fn srtp_from_lync_arrives_as_plain_rtp_and_comes_back_encrypted_in_the_gateways_range() {
+        let mut rig = Rig::new().await;
+        let up = lync_calls(&mut rig, "rtp-1", 101, &[0, 101]).await;
+        let mut srtp = lync_srtp(&up);
+        let mut ssrcs = Vec::new();
+        for (i, marker) in [(0u16, true), (1, false)] {
+            let sent = srtp.protect_rtp(&packet(0, 1000 + i, 160 * u32::from(i), LYNC_SSRC, marker)).unwrap();
+            up.peers.lync_rtp.send_to(&sent, up.gw_lync(1)).await.unwrap();
+            let (bytes, from) = recv(&up.peers.skype_rtp).await;
+            assert_eq!(from, up.gw_consumer());
+            let (h, payload) = rtp::parse(&bytes).expect("plain RTP on the consumer leg");
+            assert_eq!((h.pt, h.seq, h.timestamp, h.marker), (0, 1000 + i, 160 * u32::from(i), marker));
+            assert_eq!(&bytes[payload], &[0x55; 40]);
+            ssrcs.push(h.ssrc);
+        }
+        assert_ne!(ssrcs[0], Ssrc(LYNC_SSRC), "the gateway's own SSRC");
+        assert_eq!(ssrcs[0], ssrcs[1], "fixed for the call");
+        // And back: encrypted with the gateway's key, its SSRC inside its declared range.
+        up.peers.skype_rtp.send_to(&packet(0, 7, 320, SKYPE_SSRC, true), up.gw_consumer()).await.unwrap();
+        let (bytes, from) = recv(&up.peers.lync_rtp).await;
+        assert_eq!(from, up.gw_lync(1));
+        let plain = srtp.unprotect_rtp(&bytes).expect("SRTP under the gateway's key");
+        let (h, _) = rtp::parse(&plain).unwrap();
+        let range = up.lync_sdp.first_media(&MediaKind::Audio).unwrap().ssrc_range().unwrap();
+        assert!(range.contains(h.ssrc.0), "{:x} outside {range:?}", h.ssrc.0);
+        assert_eq!((h.pt, h.seq, h.timestamp, h.marker), (0, 7, 320, true));
+    }
+
+    #[tokio::test]
+    async fn telephone_event_is_renumbered_per_leg_and_unknown_payload_types_are_dropped() {
+        let mut rig = Rig::new().await;
+        let up = lync_calls(&mut rig, "te-1", 97, &[0, 101]).await;
+        let mut srtp = lync_srtp(&up);
+        // PCMA was not chosen: dropped. The next packet is the first to arrive.
+        for pt in [8, 97] {
+            let sent = srtp.protect_rtp(&packet(pt, 10 + u16::from(pt), 0, LYNC_SSRC, true)).unwrap();
+            up.peers.lync_rtp.send_to(&sent, up.gw_lync(1)).await.unwrap();
+        }
+        let (bytes, _) = recv(&up.peers.skype_rtp).await;
+        let (h, _) = rtp::parse(&bytes).unwrap();
+        assert_eq!((h.pt, h.seq), (101, 10 + 97), "Lync's 97 is the consumer's 101");
+        up.peers.skype_rtp.send_to(&packet(101, 5, 0, SKYPE_SSRC, true), up.gw_consumer()).await.unwrap();
+        let (bytes, _) = recv(&up.peers.lync_rtp).await;
+        let (h, _) = rtp::parse(&srtp.unprotect_rtp(&bytes).unwrap()).unwrap();
+        assert_eq!(h.pt, 97, "and back to Lync's number");
+    }
+
+    #[tokio::test]
+    async fn an_sr_is_answered_with_rr_on_its_leg_and_the_gateways_sr_on_the_other() {
+        let mut rig = Rig::new().await;
+        let up = lync_calls(&mut rig, "rtcp-1", 101, &[0, 101]).await;
+        let mut srtp = lync_srtp(&up);
+        let sr = SenderReport {
+            ssrc: Ssrc(SKYPE_SSRC),
+            info: SenderInfo { ntp: 0x1234_5678_9abc_def0, rtp_timestamp: 1, packets: 1, octets: 40 },
+            ..SenderReport::default()
+        };
+        let sdes = Rtcp::Sdes(vec![SdesCname { ssrc: Ssrc(SKYPE_SSRC), cname: Some("bob".into()) }]);
+        let report = rtcp::build(&[Rtcp::Sr(sr), sdes]).unwrap();
+        let gw_rtcp = SocketAddr::new(up.gw_consumer().ip(), up.gw_consumer().port() + 1);
+        up.peers.skype_rtcp.send_to(&report, gw_rtcp).await.unwrap();
+        let (bytes, from) = recv(&up.peers.skype_rtcp).await;
+        assert_eq!(from, gw_rtcp);
+        let answer = rtcp::parse(&bytes).unwrap();
+        assert_eq!(answer.to_string(), "[RR(1 block), SDES]");
+        let Rtcp::Rr(rr) = &answer.packets[0] else { unreachable!() };
+        assert_eq!(
+            (rr.blocks[0].ssrc, rr.blocks[0].lsr),
+            (Ssrc(SKYPE_SSRC), rtcp::ntp_middle32(0x1234_5678_9abc_def0))
+        );
+        let (bytes, from) = recv(&up.peers.lync_rtcp).await;
+        assert_eq!(from, up.gw_lync(2));
+        let own = rtcp::parse(&srtp.unprotect_rtcp(&bytes).expect("SRTCP under the gateway's key")).unwrap();
+        assert_eq!(own.to_string(), "[SR(0 blocks), SDES]");
+        let Rtcp::Sr(sr) = &own.packets[0] else { unreachable!() };
+        let range = up.lync_sdp.first_media(&MediaKind::Audio).unwrap().ssrc_range().unwrap();
+        assert!(range.contains(sr.ssrc.0));
+    }
 }
