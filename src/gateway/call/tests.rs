@@ -139,12 +139,23 @@ pub(super) struct Peers {
 impl Peers {
     pub async fn bind() -> Self {
         let b = || UdpSocket::bind("127.0.0.1:0");
-        Self {
-            lync_rtp: b().await.unwrap(),
-            lync_rtcp: b().await.unwrap(),
-            skype_rtp: b().await.unwrap(),
-            skype_rtcp: b().await.unwrap(),
+        let (skype_rtp, skype_rtcp) = Self::adjacent().await;
+        Self { lync_rtp: b().await.unwrap(), lync_rtcp: b().await.unwrap(), skype_rtp, skype_rtcp }
+    }
+
+    /// An even port and the odd one above it: the consumer side's RTCP is on RTP + 1.
+    async fn adjacent() -> (UdpSocket, UdpSocket) {
+        for _ in 0..64 {
+            let probe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let even = probe.local_addr().unwrap().port() & !1;
+            drop(probe);
+            if let (Ok(a), Ok(b)) =
+                (UdpSocket::bind(("127.0.0.1", even)).await, UdpSocket::bind(("127.0.0.1", even + 1)).await)
+            {
+                return (a, b);
+            }
         }
+        panic!("no adjacent UDP port pair free");
     }
 
     pub fn port(s: &UdpSocket) -> u16 {
@@ -258,10 +269,10 @@ async fn a_lync_call_takes_the_v19_part_offers_translated_codecs_and_gets_an_ice
 #[tokio::test]
 async fn telephone_event_keeps_each_legs_own_number() {
     let mut rig = Rig::new().await;
-    let up = lync_calls(&mut rig, "call-te", 97, &[104, 101]).await;
+    let up = lync_calls(&mut rig, "call-te", 121, &[104, 101]).await;
     assert!(up.consumer_sdp.to_string().contains(" RTP/AVP 104 9 0 8 103 101\r\n"));
     let m = up.lync_sdp.first_media(&MediaKind::Audio).unwrap();
-    assert_eq!(m.formats, ["104", "97"], "SILK/16000 and telephone-event in Lync's numbers");
+    assert_eq!(m.formats, ["104", "121"], "SILK/16000 and telephone-event in Lync's numbers");
     assert!(up.lync_sdp.to_string().contains("a=rtpmap:104 SILK/16000\r\n"));
 }
 
@@ -638,20 +649,20 @@ mod media {
     #[tokio::test]
     async fn telephone_event_is_renumbered_per_leg_and_unknown_payload_types_are_dropped() {
         let mut rig = Rig::new().await;
-        let up = lync_calls(&mut rig, "te-1", 97, &[0, 101]).await;
+        let up = lync_calls(&mut rig, "te-1", 121, &[0, 101]).await;
         let mut srtp = lync_srtp(&up);
         // PCMA was not chosen: dropped. The next packet is the first to arrive.
-        for pt in [8, 97] {
+        for pt in [8, 121] {
             let sent = srtp.protect_rtp(&packet(pt, 10 + u16::from(pt), 0, LYNC_SSRC, true)).unwrap();
             up.peers.lync_rtp.send_to(&sent, up.gw_lync(1)).await.unwrap();
         }
         let (bytes, _) = recv(&up.peers.skype_rtp).await;
         let (h, _) = rtp::parse(&bytes).unwrap();
-        assert_eq!((h.pt, h.seq), (101, 10 + 97), "Lync's 97 is the consumer's 101");
+        assert_eq!((h.pt, h.seq), (101, 10 + 121), "Lync's 121 is the consumer's 101");
         up.peers.skype_rtp.send_to(&packet(101, 5, 0, SKYPE_SSRC, true), up.gw_consumer()).await.unwrap();
         let (bytes, _) = recv(&up.peers.lync_rtp).await;
         let (h, _) = rtp::parse(&srtp.unprotect_rtp(&bytes).unwrap()).unwrap();
-        assert_eq!(h.pt, 97, "and back to Lync's number");
+        assert_eq!(h.pt, 121, "and back to Lync's number");
     }
 
     #[tokio::test]

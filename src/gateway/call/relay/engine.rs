@@ -325,22 +325,23 @@ mod tests {
         Input { at: Instant::now(), ntp: 1 << 32, port, from, bytes }
     }
 
-    fn rtp_packet(pt: u8, ssrc: u32) -> Vec<u8> {
-        let h = RtpHeader { pt, seq: 9, timestamp: 320, ssrc: Ssrc(ssrc), marker: true, ..RtpHeader::default() };
+    /// SRTP refuses replays (RFC 3711 §3.3.2): every packet has its own `seq`.
+    fn rtp_packet(pt: u8, ssrc: u32, seq: u16) -> Vec<u8> {
+        let h = RtpHeader { pt, seq, timestamp: 320, ssrc: Ssrc(ssrc), marker: true, ..RtpHeader::default() };
         rtp::build(&h, &[1, 2, 3, 4]).unwrap()
     }
 
     #[test]
     fn consumer_rtp_goes_to_lync_renumbered_under_the_gateways_key_and_ssrc() {
         let mut e = engine();
-        e.handle(input(Port::ConsumerRtp, addr(6000), &rtp_packet(104, 5)));
-        e.handle(input(Port::ConsumerRtp, addr(6000), &rtp_packet(101, 5)));
+        e.handle(input(Port::ConsumerRtp, addr(6000), &rtp_packet(104, 5, 9)));
+        e.handle(input(Port::ConsumerRtp, addr(6000), &rtp_packet(101, 5, 10)));
         let mut lync = lync_session();
-        for want in [110, 97] {
+        for (want, seq) in [(110, 9), (97, 10)] {
             let t = e.poll_transmit().expect("relayed");
             assert_eq!((t.from, t.to), (Port::LyncRtp, addr(5000)));
             let (h, _) = rtp::parse(&lync.unprotect_rtp(&t.bytes).unwrap()).unwrap();
-            assert_eq!((h.pt, h.ssrc, h.seq, h.timestamp, h.marker), (want, Ssrc(42), 9, 320, true));
+            assert_eq!((h.pt, h.ssrc, h.seq, h.timestamp, h.marker), (want, Ssrc(42), seq, 320, true));
         }
         assert_eq!(e.poll_transmit(), None);
     }
@@ -349,8 +350,8 @@ mod tests {
     fn lync_packets_outside_its_range_or_with_unknown_payload_types_are_dropped() {
         let mut e = engine();
         let mut lync = lync_session();
-        for (pt, ssrc) in [(110, 101), (0, 100), (110, 100)] {
-            let p = lync.protect_rtp(&rtp_packet(pt, ssrc)).unwrap();
+        for (seq, (pt, ssrc)) in (1..).zip([(110, 101), (0, 100), (110, 100)]) {
+            let p = lync.protect_rtp(&rtp_packet(pt, ssrc, seq)).unwrap();
             e.handle(input(Port::LyncRtp, addr(5000), &p));
         }
         let t = e.poll_transmit().expect("only the last one crosses");
