@@ -277,10 +277,7 @@ pub(super) async fn from_lync(inner: &Inner, id: TxnId, req: Message) {
         Err(r) => return refuse_media(inner, Leg::Enterprise, id, &req, &r),
     };
     let Some((lync_dialog, branch, call_id)) = caller_ids(&caller) else { return };
-    let sockets = match Sockets::bind(inner.config.ip).await {
-        Ok(s) => s,
-        Err(_) => return caller.reply(500, reason(500)),
-    };
+    let Ok(sockets) = Sockets::bind(inner.config.ip).await else { return caller.reply(500, reason(500)) };
     let (ll, lc) = locals(inner, &sockets);
     let offer = lync.offered.renumbered(Leg::Consumer);
     let consumer_call_id = token(&mut inner.lock().rng, 24);
@@ -347,10 +344,7 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
         Err(r) => return refuse_media(inner, Leg::Consumer, id, &req, &r),
     };
     let Some((consumer_dialog, branch, call_id)) = caller_ids(&caller) else { return };
-    let sockets = match Sockets::bind(inner.config.ip).await {
-        Ok(s) => s,
-        Err(_) => return caller.reply(500, reason(500)),
-    };
+    let Ok(sockets) = Sockets::bind(inner.config.ip).await else { return caller.reply(500, reason(500)) };
     let (ll, lc) = locals(inner, &sockets);
     let offer = consumer.offered.renumbered(Leg::Enterprise);
     let (lync_call_id, boundary, ids, conversation) = {
