@@ -60,6 +60,8 @@ struct TapLog {
     started: Option<std::time::Instant>,
     step: usize,
     events: Vec<TapEvent>,
+    /// Who owns which harness address (media sockets are made per call, by their user).
+    names: std::collections::BTreeMap<SocketAddr, String>,
 }
 
 impl Tap {
@@ -80,6 +82,16 @@ impl Tap {
     /// Marks the start of scenario step `n` (1-based); later events belong to it.
     pub fn set_step(&self, n: usize) {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).step = n;
+    }
+
+    /// Records that `addr` belongs to `actor` (e.g. `lync:alice@contoso.com`), for the trace.
+    pub fn name(&self, addr: SocketAddr, actor: &str) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).names.insert(addr, actor.to_owned());
+    }
+
+    /// Every address named so far.
+    pub fn names(&self) -> std::collections::BTreeMap<SocketAddr, String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).names.clone()
     }
 
     /// A copy of every event so far, in order.

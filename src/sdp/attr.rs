@@ -186,9 +186,14 @@ pub struct SsrcRange {
 }
 
 impl SsrcRange {
-    /// Number of SSRCs in the range (1 for audio, 100 for video).
+    /// True for a reversed range, which holds no SSRC.
+    pub fn is_empty(&self) -> bool {
+        self.last < self.first
+    }
+
+    /// Number of SSRCs in the range (1 for audio, 100 for video; `a-a` holds one).
     pub fn len(&self) -> u64 {
-        u64::from(self.last).saturating_sub(u64::from(self.first)) + 1
+        if self.is_empty() { 0 } else { u64::from(self.last) - u64::from(self.first) + 1 }
     }
 
     /// Whether `ssrc` is inside.

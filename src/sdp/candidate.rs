@@ -199,9 +199,8 @@ impl Candidate {
 
     fn parse_draft6(t: &[&str]) -> Result<Draft6Candidate, &'static str> {
         let component = num(t[1], "a numeric candidate component")?;
-        let transport = match Transport::parse(t[3]) {
-            Some(x @ (Transport::Udp | Transport::Tcp)) => x,
-            _ => return Err("draft-6 candidate transport UDP or TCP"),
+        let Some(transport @ (Transport::Udp | Transport::Tcp)) = Transport::parse(t[3]) else {
+            return Err("draft-6 candidate transport UDP or TCP");
         };
         let q = t[4];
         let valid_q = q.split_once('.').is_some_and(|(a, b)| {
@@ -276,7 +275,7 @@ impl RemoteCandidate {
     pub(crate) fn parse_list(value: &str) -> Result<Vec<Self>, &'static str> {
         const EXPECTED: &str = "`<component> <ip> <port>` triples";
         let t: Vec<&str> = value.split(' ').collect();
-        if t.is_empty() || t.len() % 3 != 0 {
+        if t.is_empty() || !t.len().is_multiple_of(3) {
             return Err(EXPECTED);
         }
         t.chunks(3)

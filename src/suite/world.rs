@@ -169,9 +169,18 @@ impl FedWorld {
     /// Renders the canonical trace of the first `steps` steps.
     pub fn render(&self, steps: usize) -> Rendered {
         let run = self.run();
-        let (seen, bad) = canonical::messages(&run.tap.events(), &run.cast);
+        let events = run.tap.events();
+        let (seen, bad) = canonical::messages(&events, &run.cast);
         assert!(bad.is_empty(), "unparseable SIP on the wire: {bad:?}");
-        canonical::render(&self.title, &self.steps[..steps.min(self.steps.len())], &seen, TraceProfile::builtin())
+        let media = canonical::media_datagrams(&events);
+        let steps = &self.steps[..steps.min(self.steps.len())];
+        canonical::render_with_media(&self.title, steps, &seen, &media, &self.cast(), TraceProfile::builtin())
+    }
+
+    /// Who is who on the wire, with the media sockets made so far.
+    fn cast(&self) -> Cast {
+        let run = self.run();
+        Cast { media: run.tap.names(), ..run.cast.clone() }
     }
 
     /// The golden's name.
@@ -181,10 +190,18 @@ impl FedWorld {
 
     /// For a failed scenario: the trace so far, and its line diff against the golden, written
     /// under `reports/traces/` and printed, so the failure shows where the ladder diverged.
-    fn report_failure(&self, seen: &[canonical::Seen]) {
+    fn report_failure(&self, seen: &[canonical::Seen], media: &[canonical::MediaSeen]) {
         // A failed golden step is itself no traffic: leave it out of the ladder.
         let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.text.ends_with(GOLDEN_STEP)));
-        let so_far = canonical::render(&self.title, &self.steps[..n], seen, TraceProfile::builtin()).text;
+        let so_far = canonical::render_with_media(
+            &self.title,
+            &self.steps[..n],
+            seen,
+            media,
+            &self.cast(),
+            TraceProfile::builtin(),
+        )
+        .text;
         let golden_path = config().snapshots.join(format!("{}.snap", self.golden_name()));
         let golden = std::fs::read_to_string(&golden_path).map(|g| super::golden::body(&g)).unwrap_or_default();
         let diff = similar::TextDiff::from_lines(&golden, &so_far)
@@ -219,7 +236,7 @@ impl FedWorld {
         let events = run.tap.events();
         let (seen, _) = canonical::messages(&events, &run.cast);
         if failed {
-            self.report_failure(&seen);
+            self.report_failure(&seen, &canonical::media_datagrams(&events));
         }
         let path = self.capture_path();
         if let Err(e) = crate::trace::write_pcap_file(&events, &path) {

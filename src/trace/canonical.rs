@@ -5,7 +5,9 @@
 //! within a step, each leg keeps its own order, enterprise first, so the text does not depend
 //! on timing between legs.
 
-use std::collections::{BTreeSet, HashMap};
+mod media;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -19,6 +21,8 @@ use crate::sdp::{Attribute, Candidate, Direction, MediaKind};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::multipart;
 use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
+
+pub use media::{MediaSeen, datagrams as media_datagrams, is_media};
 
 /// The trace profile (`scenarios/trace_profile.yaml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +57,8 @@ pub struct Cast {
     pub harness: BTreeSet<(Transport, SocketAddr)>,
     /// Addresses of the gateway's faces, with their transport.
     pub gateway: BTreeSet<(Transport, SocketAddr)>,
+    /// The harness's media sockets, by the actor that owns them (`lync:alice@contoso.com`).
+    pub media: BTreeMap<SocketAddr, String>,
 }
 
 /// One SIP message seen by the harness, with its context.
@@ -88,7 +94,7 @@ pub fn messages(events: &[TapEvent], cast: &Cast) -> (Vec<Seen>, Vec<String>) {
             |msg: Message| out.push(Seen { step: ev.step, leg: leg.clone(), sent, transport: ev.transport, msg });
         match ev.transport {
             Transport::Udp => {
-                if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') {
+                if bytes.iter().all(|b| *b == b'\r' || *b == b'\n') || is_media(bytes) {
                     continue;
                 }
                 match Message::parse_datagram(bytes) {
@@ -157,8 +163,21 @@ pub struct StepLine {
     pub check: bool,
 }
 
-/// Renders the canonical trace of one scenario.
+/// Renders the canonical trace of one scenario's signalling.
 pub fn render(title: &str, steps: &[StepLine], seen: &[Seen], profile: &TraceProfile) -> Rendered {
+    render_with_media(title, steps, seen, &[], &Cast::default(), profile)
+}
+
+/// Renders the canonical trace of one scenario: per step and leg, its SIP messages, then one
+/// line per media flow (`media`, from [`media_datagrams`]).
+pub fn render_with_media(
+    title: &str,
+    steps: &[StepLine],
+    seen: &[Seen],
+    media: &[MediaSeen],
+    cast: &Cast,
+    profile: &TraceProfile,
+) -> Rendered {
     let mut text = String::new();
     let _ = writeln!(text, "scenario: {title}");
     let _ = writeln!(text, "profiles: enterprise lync-2013, consumer skype-consumer, trace {}", profile.name);
@@ -183,6 +202,10 @@ pub fn render(title: &str, steps: &[StepLine], seen: &[Seen], profile: &TracePro
                 any = true;
                 messages += 1;
                 line(&mut text, leg, s, profile, &mut syms);
+            }
+            for l in media::lines(media, seen, cast, n, leg, &mut syms) {
+                any = true;
+                let _ = writeln!(text, "{l}");
             }
         }
         if !any && !step.check {

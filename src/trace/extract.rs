@@ -53,6 +53,9 @@ pub fn sip_messages(packets: &[Packet]) -> Vec<SipRecord> {
                 if p.payload.iter().all(|b| *b == b'\r' || *b == b'\n') {
                     continue; // Empty datagram or CRLF keep-alive.
                 }
+                if crate::trace::canonical::is_media(&p.payload) {
+                    continue; // RTP, RTCP, STUN: told apart from SIP by the first byte (RFC 7983).
+                }
                 let result = if p.truncated {
                     Err(fault(format!("the capture holds only the first {} bytes of this datagram", p.payload.len())))
                 } else {
