@@ -4,6 +4,7 @@
 //! the harness, never the dialect semantics, so one misreading cannot hide on both sides.
 
 mod availability;
+mod call;
 mod categories;
 mod im;
 pub mod mapping;
@@ -100,6 +101,8 @@ struct State {
     /// so only leg and Call-ID together are unique).
     subscription_ids: HashMap<(Leg, String), u64>,
     next_subscription: u64,
+    /// Audio calls (B2BUA), by either leg's Call-ID.
+    calls: call::Calls,
 }
 
 impl State {
@@ -148,6 +151,7 @@ impl Gateway {
                 subscriptions: BTreeMap::new(),
                 subscription_ids: HashMap::new(),
                 next_subscription: 0,
+                calls: call::Calls::default(),
             }),
         });
         tokio::spawn(serve(Arc::clone(&inner), e_in, Leg::Enterprise));
@@ -244,6 +248,11 @@ async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedRece
                 tokio::spawn(async move {
                     turn.wait().await;
                     let method = msg.method().map(Method::as_str);
+                    if call::takes(&inner, leg, &msg) {
+                        call::handle(&inner, leg, id, msg).await;
+                        drop(turn);
+                        return;
+                    }
                     match (leg, method) {
                         (_, Some("SUBSCRIBE" | "NOTIFY" | "BENOTIFY")) | (Leg::Consumer, Some("OPTIONS")) => {
                             presence::handle(&inner, leg, id, msg).await;
