@@ -397,7 +397,7 @@ impl Session {
         let kind = classify(bytes);
         let expected = self.remote(component);
         if from != expected {
-            let what = format!("{kind:?}");
+            let what = format!("{kind:?} datagram");
             self.error(component, from, &what, format!("unexpected sender (expected {expected})"));
         }
         match kind {
@@ -592,33 +592,27 @@ impl Session {
         }
     }
 
-    /// Ends one component's check; the round's result goes out when it is known.
+    /// Ends one component's check. The round ends when no component is left running; the
+    /// error names the first failed component in component order, whatever came back first,
+    /// so the verdict does not depend on arrival order.
     fn finish_check(&mut self, component: Component, state: CheckState) {
         let Some(checks) = &mut self.checks else { return };
-        let was_running = checks.by_component.iter().any(|c| c.state == CheckState::InProgress);
+        let check = &mut checks.by_component[component.index()];
+        if check.state != CheckState::InProgress {
+            return;
+        }
         if state == CheckState::Succeeded {
             self.report.checks_succeeded += 1;
         }
-        checks.by_component[component.index()].state = state;
-        if !was_running {
+        check.state = state;
+        if checks.by_component.iter().any(|c| c.state == CheckState::InProgress) {
             return;
         }
-        // The first failed component (in component order) decides; a failure ends the round.
         let failed = Component::BOTH.into_iter().find_map(|comp| match &checks.by_component[comp.index()].state {
-            CheckState::Failed(f) => Some((comp, f.clone())),
+            CheckState::Failed(f) => Some(MediaError::Check { component: comp.id(), failure: f.clone() }),
             _ => None,
         });
-        let result = match failed {
-            Some((comp, failure)) => Err(MediaError::Check { component: comp.id(), failure }),
-            None if checks.by_component.iter().all(|c| c.state == CheckState::Succeeded) => Ok(()),
-            None => return,
-        };
-        for c in &mut checks.by_component {
-            if c.state == CheckState::InProgress {
-                let failure = c.seen.clone().unwrap_or(CheckFailure::NoResponse { requests: c.requests });
-                c.state = CheckState::Failed(failure);
-            }
-        }
+        let result = failed.map_or(Ok(()), Err);
         self.events.push_back(Event::Checked { round: checks.round, result });
     }
 
@@ -831,4 +825,471 @@ fn binding_request(ice: &IceParams, tid: TransactionId, component: Component) ->
     }
     .encode(&ice.remote_pwd)
     .map_err(|e| MediaError::Config(format!("STUN check for component {}: {e}", component.id())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::media::{SendCodec, SrtpKeys};
+    use crate::media::srtp::MasterKey;
+    use crate::media::stun::{IcePassword, IceUfrag};
+
+    const LYNC_PWD: &str = "lyncpasswordlyncpassword";
+    const GW_PWD: &str = "gatewaypasswordgateway00";
+    const NTP0: u64 = 0xe000_0000_0000_0000;
+    const A_SSRC: u32 = 0xaaaa_0001;
+    const B_SSRC: u32 = 0xbbbb_0002;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// A's sockets and B's (the far side's).
+    const A: (u16, u16) = (4000, 4001);
+    const B: (u16, u16) = (6000, 6001);
+
+    fn ice() -> IceParams {
+        IceParams {
+            local_ufrag: IceUfrag::new("LyUf").unwrap(),
+            local_pwd: IcePassword::new(LYNC_PWD).unwrap(),
+            remote_ufrag: IceUfrag::new("GwUf").unwrap(),
+            remote_pwd: IcePassword::new(GW_PWD).unwrap(),
+            tie_breaker: 7,
+        }
+    }
+
+    fn key(fill: u8) -> MasterKey {
+        MasterKey::new([fill; 16], [fill ^ 0x5a; 14])
+    }
+
+    /// The config of the side with `ssrc`, sending to `to`.
+    fn config(ssrc: u32, to: (u16, u16)) -> MediaConfig {
+        MediaConfig {
+            codec: SendCodec { pt: 0, name: "PCMU".into(), clock: 8000 },
+            te_pt: Some(101),
+            ssrc,
+            cname: format!("{ssrc:08x}@test"),
+            seed: u64::from(ssrc),
+            remote_rtp: addr(to.0),
+            remote_rtcp: addr(to.1),
+            srtp: None,
+            ice: None,
+            expect_ssrc_range: None,
+        }
+    }
+
+    fn srtp(mut cfg: MediaConfig, local: u8, remote: u8) -> MediaConfig {
+        cfg.srtp = Some(SrtpKeys { local: key(local), remote: key(remote) });
+        cfg
+    }
+
+    fn with_ice(mut cfg: MediaConfig) -> MediaConfig {
+        cfg.ice = Some(ice());
+        cfg
+    }
+
+    fn session(cfg: MediaConfig, t0: Instant) -> Session {
+        Session::new(cfg, t0, NTP0).unwrap()
+    }
+
+    fn drain(s: &mut Session) -> Vec<Transmit> {
+        std::iter::from_fn(|| s.poll_transmit()).collect()
+    }
+
+    fn events(s: &mut Session) -> Vec<Event> {
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    /// Fires every timer up to `until`, returning what went out and when.
+    fn run_until(s: &mut Session, t0: Instant, until: Instant) -> Vec<(Duration, Transmit)> {
+        let mut out: Vec<(Duration, Transmit)> = drain(s).into_iter().map(|t| (Duration::ZERO, t)).collect();
+        while let Some(at) = s.poll_timeout().filter(|at| *at <= until) {
+            s.handle_timeout(at);
+            out.extend(drain(s).into_iter().map(|t| (at - t0, t)));
+        }
+        out
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Feeds `sent` (from the side sending to B's sockets) to `s` as B, arriving 5 ms later.
+    fn deliver(s: &mut Session, t0: Instant, from: (u16, u16), sent: &[(Duration, Transmit)]) {
+        for (at, t) in sent {
+            let (component, src) = match t.component {
+                Component::Rtp => (Component::Rtp, addr(from.0)),
+                Component::Rtcp => (Component::Rtcp, addr(from.1)),
+            };
+            s.handle(t0 + *at + ms(5), component, src, &t.bytes);
+        }
+    }
+
+    // === ICE ===
+
+    #[test]
+    fn checks_retransmit_at_rfc5389_intervals_then_fail_with_nothing_back() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let round = s.check(t0, Duration::from_secs(60)).unwrap();
+        assert_eq!(s.next_timer(), Some((Timer::Retransmit(Component::Rtp), t0 + ms(100))));
+        let sent = run_until(&mut s, t0, t0 + ms(7899));
+        for component in Component::BOTH {
+            let times: Vec<u64> =
+                sent.iter().filter(|(_, t)| t.component == component).map(|(at, _)| at.as_millis() as u64).collect();
+            assert_eq!(times, [0, 100, 300, 700, 1500, 3100, 6300], "component {}", component.id());
+        }
+        // Retransmissions repeat the request byte for byte, to the component's remote address.
+        for component in Component::BOTH {
+            let mine: Vec<&Transmit> = sent.iter().map(|(_, t)| t).filter(|t| t.component == component).collect();
+            assert!(mine.iter().all(|t| t.dst == s.remote(component) && t.bytes == mine[0].bytes));
+        }
+        assert_eq!(events(&mut s), []);
+        assert_eq!(s.next_timer(), Some((Timer::Retransmit(Component::Rtp), t0 + ms(7900))));
+        assert!(run_until(&mut s, t0, t0 + ms(7900)).is_empty());
+        let failure = CheckFailure::NoResponse { requests: 7 };
+        assert_eq!(
+            events(&mut s),
+            [Event::Checked { round, result: Err(MediaError::Check { component: 1, failure }) }]
+        );
+        assert_eq!(s.poll_timeout(), None, "nothing left to retransmit");
+        let report = s.report();
+        assert_eq!((report.checks_sent, report.checks_succeeded), (2, 0));
+    }
+
+    /// The requests of a fresh round, parsed, RTP's first.
+    fn requests(s: &mut Session, now: Instant) -> (Round, [StunMessage; 2]) {
+        let round = s.check(now, Duration::from_secs(1)).unwrap();
+        let sent = drain(s);
+        assert_eq!(
+            sent.iter().map(|t| (t.component, t.dst)).collect::<Vec<_>>(),
+            [(Component::Rtp, addr(B.0)), (Component::Rtcp, addr(B.1))]
+        );
+        (round, [StunMessage::parse(&sent[0].bytes).unwrap(), StunMessage::parse(&sent[1].bytes).unwrap()])
+    }
+
+    #[test]
+    fn verified_successes_on_both_components_complete_the_round() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let (round, [rtp, rtcp]) = requests(&mut s, t0);
+        let gw = IcePassword::new(GW_PWD).unwrap();
+        for (msg, component) in [(&rtp, 1u32), (&rtcp, 2)] {
+            assert_eq!(msg.username.as_deref(), Some("GwUf:LyUf"));
+            assert_eq!(msg.priority, Some((110 << 24) | (0xffff << 8) | (256 - component)));
+            assert_eq!(msg.role, Some(IceRole::Controlling { tie_breaker: 7 }));
+            assert!(msg.use_candidate);
+            assert_eq!(msg.verify(&gw), Ok(()));
+        }
+        assert_ne!(rtp.transaction_id, rtcp.transaction_id);
+        s.handle(t0 + ms(3), Component::Rtp, addr(B.0), &rtp.binding_success(addr(A.0), &gw).unwrap());
+        assert_eq!(events(&mut s), [], "component 2 is still running");
+        assert_eq!(s.next_timer(), Some((Timer::Retransmit(Component::Rtcp), t0 + ms(100))));
+        s.handle(t0 + ms(4), Component::Rtcp, addr(B.1), &rtcp.binding_success(addr(A.1), &gw).unwrap());
+        assert_eq!(events(&mut s), [Event::Checked { round, result: Ok(()) }]);
+        assert_eq!(s.poll_timeout(), None);
+        // A late answer to a retransmission is no error.
+        s.handle(t0 + ms(5), Component::Rtp, addr(B.0), &rtp.binding_success(addr(A.0), &gw).unwrap());
+        let report = s.report();
+        assert_eq!((report.checks_sent, report.checks_succeeded), (2, 2));
+        assert_eq!(report.errors, Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_error_response_fails_the_round_naming_its_component() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let (round, [rtp, rtcp]) = requests(&mut s, t0);
+        let gw = IcePassword::new(GW_PWD).unwrap();
+        // Component 2 answers first, so the verdict cannot come from arrival order.
+        s.handle(t0 + ms(2), Component::Rtcp, addr(B.1), &rtcp.binding_success(addr(A.1), &gw).unwrap());
+        let refused = rtp.binding_error(BindingErrorCode::Unauthorized, None).unwrap();
+        s.handle(t0 + ms(3), Component::Rtp, addr(B.0), &refused);
+        let failure = CheckFailure::ErrorResponse { code: 401, reason: "Unauthorized".into() };
+        let err = MediaError::Check { component: 1, failure };
+        assert_eq!(err.to_string(), "ICE check of component 1 failed: error response 401 Unauthorized");
+        assert_eq!(events(&mut s), [Event::Checked { round, result: Err(err) }]);
+    }
+
+    #[test]
+    fn a_success_signed_with_another_password_is_discarded_and_named_at_the_deadline() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let (round, [rtp, rtcp]) = requests(&mut s, t0);
+        let gw = IcePassword::new(GW_PWD).unwrap();
+        let other = IcePassword::new("someotherpasswordentirely").unwrap();
+        s.handle(t0 + ms(2), Component::Rtp, addr(B.0), &rtp.binding_success(addr(A.0), &other).unwrap());
+        s.handle(t0 + ms(3), Component::Rtcp, addr(B.1), &rtcp.binding_success(addr(A.1), &gw).unwrap());
+        assert_eq!(events(&mut s), []);
+        // Still retransmitting component 1 until the round's deadline.
+        assert_eq!(s.next_timer(), Some((Timer::Retransmit(Component::Rtp), t0 + ms(100))));
+        let sent = run_until(&mut s, t0, t0 + ms(1000));
+        let times: Vec<u64> = sent.iter().map(|(at, _)| at.as_millis() as u64).collect();
+        assert_eq!(times, [100, 300, 700]);
+        let [Event::Checked { round: r, result: Err(MediaError::Check { component: 1, failure }) }] =
+            &events(&mut s)[..]
+        else {
+            panic!("no failure naming component 1")
+        };
+        assert_eq!(*r, round);
+        assert!(
+            matches!(failure, CheckFailure::Integrity { detail } if detail.contains("MESSAGE-INTEGRITY")),
+            "{failure:?}"
+        );
+        let report = s.report();
+        assert_eq!(report.checks_succeeded, 1);
+        assert!(report.errors.iter().any(|e| e.contains("component 1 (RTP)") && e.contains("success response")));
+    }
+
+    #[test]
+    fn far_side_checks_are_answered_with_our_password_or_401() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let check = |pwd: &str| {
+            BindingRequest {
+                transaction_id: TransactionId::new([9; 12]),
+                remote_ufrag: IceUfrag::new("LyUf").unwrap(),
+                local_ufrag: IceUfrag::new("GwUf").unwrap(),
+                priority: 1,
+                role: IceRole::Controlled { tie_breaker: 1 },
+                use_candidate: false,
+            }
+            .encode(&IcePassword::new(pwd).unwrap())
+            .unwrap()
+        };
+        s.handle(t0, Component::Rtcp, addr(B.1), &check(LYNC_PWD));
+        let [t] = &drain(&mut s)[..] else { panic!("one answer") };
+        assert_eq!((t.component, t.dst), (Component::Rtcp, addr(B.1)));
+        let ok = StunMessage::parse(&t.bytes).unwrap();
+        assert_eq!((ok.class, ok.xor_mapped_address), (StunClass::Success, Some(addr(B.1))));
+        assert_eq!(ok.verify(&IcePassword::new(LYNC_PWD).unwrap()), Ok(()));
+        s.handle(t0, Component::Rtp, addr(B.0), &check(GW_PWD));
+        let [t] = &drain(&mut s)[..] else { panic!("one answer") };
+        let refused = StunMessage::parse(&t.bytes).unwrap();
+        assert_eq!((refused.class, refused.error_code.map(|e| e.code)), (StunClass::Error, Some(401)));
+        let report = s.report();
+        assert_eq!(report.binding_requests_answered, 1);
+        assert!(report.errors.iter().any(|e| e.contains("component 1 (RTP)") && e.contains("401")), "{report:?}");
+    }
+
+    #[test]
+    fn a_leg_without_ice_refuses_to_check() {
+        let mut s = session(config(A_SSRC, B), Instant::now());
+        assert_eq!(s.check(Instant::now(), ms(10)), Err(MediaError::NoIce));
+    }
+
+    // === RTP and RTCP ===
+
+    fn rtp_from_b(seq: u16, ts: u32) -> Vec<u8> {
+        let h = RtpHeader { pt: 0, seq, timestamp: ts, ssrc: Ssrc(B_SSRC), ..RtpHeader::default() };
+        rtp::build(&h, &[0xd5; 160]).unwrap()
+    }
+
+    fn sr_from_b(ntp: u64) -> Vec<u8> {
+        let info = SenderInfo { ntp, rtp_timestamp: 800, packets: 5, octets: 800 };
+        let sr = SenderReport { ssrc: Ssrc(B_SSRC), info, blocks: vec![], extensions: vec![] };
+        let sdes = Rtcp::Sdes(vec![SdesCname { ssrc: Ssrc(B_SSRC), cname: Some("b@test".into()) }]);
+        rtcp::build(&[Rtcp::Sr(sr), sdes]).unwrap()
+    }
+
+    #[test]
+    fn an_sr_is_answered_with_one_rr_and_sdes_to_its_sender() {
+        let t0 = Instant::now();
+        let mut s = session(config(A_SSRC, B), t0);
+        for seq in [1u16, 2, 4, 5] {
+            s.handle(t0 + ms(20 * u64::from(seq)), Component::Rtp, addr(B.0), &rtp_from_b(seq, u32::from(seq) * 160));
+        }
+        assert_eq!(drain(&mut s), []);
+        let ntp = 0x1234_5678_9abc_def0;
+        s.handle(t0 + ms(120), Component::Rtcp, addr(B.1), &sr_from_b(ntp));
+        let [t] = &drain(&mut s)[..] else { panic!("one answer") };
+        assert_eq!((t.component, t.dst), (Component::Rtcp, addr(B.1)));
+        let answer = rtcp::parse(&t.bytes).unwrap();
+        let [Rtcp::Rr(rr), Rtcp::Sdes(sdes)] = &answer.packets[..] else { panic!("{answer}") };
+        assert_eq!(rr.ssrc, Ssrc(A_SSRC));
+        let [block] = &rr.blocks[..] else { panic!("one block") };
+        assert_eq!(
+            (block.ssrc, block.ext_highest_seq, block.cumulative_lost, block.lsr, block.dlsr),
+            (Ssrc(B_SSRC), 5, 1, rtcp::ntp_middle32(ntp), 0)
+        );
+        assert_eq!(sdes[0].cname.as_deref(), Some("aaaa0001@test"));
+        let report = s.report();
+        assert_eq!((report.sr_received, report.rr_received), (1, 0));
+        let summary = &report.stream(B_SSRC).unwrap().summary;
+        assert_eq!((summary.packets, summary.lost), (4, 1));
+        // An RR is counted, not answered.
+        let rr = rtcp::build(&[Rtcp::Rr(rr.clone())]).unwrap();
+        s.handle(t0 + ms(130), Component::Rtcp, addr(B.1), &rr);
+        assert_eq!((drain(&mut s), s.report().rr_received), (vec![], 1));
+    }
+
+    #[test]
+    fn speech_is_paced_at_20_ms_with_one_marker_and_ends_with_sr_and_sdes() {
+        let t0 = Instant::now();
+        let mut s = session(config(A_SSRC, B), t0);
+        let job = s.speak(t0, 3);
+        assert_eq!(s.next_timer(), Some((Timer::Pace, t0 + ms(20))));
+        let sent = run_until(&mut s, t0, t0 + ms(500));
+        let kinds: Vec<(u64, Component)> = sent.iter().map(|(at, t)| (at.as_millis() as u64, t.component)).collect();
+        assert_eq!(kinds, [(0, Component::Rtp), (20, Component::Rtp), (40, Component::Rtp), (40, Component::Rtcp)]);
+        let headers: Vec<RtpHeader> = sent[..3].iter().map(|(_, t)| rtp::parse(&t.bytes).unwrap().0).collect();
+        assert_eq!(headers.iter().map(|h| h.marker).collect::<Vec<_>>(), [true, false, false]);
+        assert!(
+            headers
+                .windows(2)
+                .all(|w| w[1].seq == w[0].seq.wrapping_add(1) && w[1].timestamp == w[0].timestamp.wrapping_add(160))
+        );
+        let compound = rtcp::parse(&sent[3].1.bytes).unwrap();
+        assert!(compound.is_rfc3550_compound());
+        let Rtcp::Sr(sr) = &compound.packets[0] else { panic!("{compound}") };
+        assert_eq!((sr.ssrc, sr.info.packets, sr.info.rtp_timestamp), (Ssrc(A_SSRC), 3, headers[2].timestamp));
+        assert_eq!(sr.info.ntp, NTP0 + (ms(40).as_nanos() as u64 * (1 << 32) / 1_000_000_000));
+        assert_eq!(events(&mut s), [Event::Sent(job)]);
+        // The next spurt keeps 20 ms from the last packet and continues seq and timestamp.
+        s.speak(t0 + ms(45), 1);
+        assert_eq!(s.next_timer(), Some((Timer::Pace, t0 + ms(60))));
+        let next = run_until(&mut s, t0, t0 + ms(60));
+        let (h, _) = rtp::parse(&next[0].1.bytes).unwrap();
+        assert_eq!((h.marker, h.seq, h.timestamp), (true, headers[2].seq.wrapping_add(1), headers[2].timestamp + 160));
+    }
+
+    #[test]
+    fn srtp_round_trip_between_two_cores_with_swapped_keys() {
+        let t0 = Instant::now();
+        let mut a = session(srtp(config(A_SSRC, B), 1, 2), t0);
+        let mut b = session(srtp(config(B_SSRC, A), 2, 1), t0);
+        a.speak(t0, 10);
+        let sent = run_until(&mut a, t0, t0 + ms(1000));
+        assert_eq!(sent.len(), 11);
+        assert!(
+            sent.iter().all(|(_, t)| rtp::parse(&t.bytes).map_or(true, |(_, p)| p.len() != 160)),
+            "payloads are encrypted and tagged"
+        );
+        deliver(&mut b, t0, A, &sent);
+        let report = b.report();
+        let summary = &report.stream(A_SSRC).unwrap().summary;
+        assert_eq!((summary.packets, summary.lost, summary.ts_discontinuities, summary.marker_packets), (10, 0, 0, 1));
+        assert_eq!((report.sr_received, report.errors.clone()), (1, vec![]));
+        let answer: Vec<(Duration, Transmit)> = drain(&mut b).into_iter().map(|t| (ms(200), t)).collect();
+        assert_eq!(answer.len(), 1, "one RR");
+        deliver(&mut a, t0, B, &answer);
+        assert_eq!((a.report().rr_received, a.report().errors), (1, vec![]));
+    }
+
+    #[test]
+    fn a_wrong_key_is_an_error_and_counts_nothing() {
+        let t0 = Instant::now();
+        let mut a = session(srtp(config(A_SSRC, B), 1, 2), t0);
+        let mut b = session(srtp(config(B_SSRC, A), 2, 3), t0);
+        a.speak(t0, 2);
+        let sent = run_until(&mut a, t0, t0 + ms(1000));
+        deliver(&mut b, t0, A, &sent);
+        let report = b.report();
+        assert_eq!((report.streams.len(), report.sr_received), (0, 0));
+        assert_eq!(drain(&mut b), [], "no RR for an SR that does not authenticate");
+        assert_eq!(report.errors.len(), 3, "{:?}", report.errors);
+        assert!(report.errors[0].starts_with("SRTP from 127.0.0.1:4000 on component 1 (RTP): "));
+        assert!(report.errors[2].starts_with("SRTCP from 127.0.0.1:4001 on component 2 (RTCP): "));
+        assert!(report.errors.iter().all(|e| e.contains("authentication tag")), "{:?}", report.errors);
+    }
+
+    #[test]
+    fn digits_keep_the_audio_timestamps_and_are_reassembled() {
+        let t0 = Instant::now();
+        let mut a = session(config(A_SSRC, B), t0);
+        let mut b = session(config(B_SSRC, A), t0);
+        a.speak(t0, 2);
+        let digits = a.send_digits(t0, "1#").unwrap();
+        a.speak(t0, 2);
+        let sent = run_until(&mut a, t0, t0 + ms(2000));
+        let rtp: Vec<RtpHeader> = sent
+            .iter()
+            .filter(|(_, t)| t.component == Component::Rtp)
+            .map(|(_, t)| rtp::parse(&t.bytes).unwrap().0)
+            .collect();
+        assert_eq!(rtp.len(), 2 + 7 + 7 + 2, "100 ms digits: four packets and three ends each");
+        let ts0 = rtp[0].timestamp;
+        assert_eq!((rtp[2].pt, rtp[2].timestamp, rtp[2].marker), (101, ts0 + 2 * 160, true));
+        assert_eq!((rtp[9].pt, rtp[9].timestamp, rtp[9].marker), (101, ts0 + 9 * 160, true));
+        assert_eq!((rtp[16].pt, rtp[16].timestamp, rtp[16].marker), (0, ts0 + 16 * 160, true));
+        assert!(rtp.windows(2).all(|w| w[1].seq == w[0].seq.wrapping_add(1)));
+        assert!(events(&mut a).contains(&Event::Sent(digits)));
+        deliver(&mut b, t0, A, &sent);
+        let report = b.report();
+        assert_eq!((report.digits.as_str(), report.dtmf_violations.len(), report.sr_received), ("1#", 0, 3));
+        let summary = &report.stream(A_SSRC).unwrap().summary;
+        assert_eq!((summary.packets, summary.lost, summary.dtmf_packets, summary.ts_discontinuities), (18, 0, 14, 0));
+        assert_eq!(a.send_digits(t0, "1x"), Err(MediaError::BadDigit('x')));
+        let mut no_te = config(A_SSRC, B);
+        no_te.te_pt = None;
+        assert_eq!(session(no_te, t0).send_digits(t0, "1"), Err(MediaError::NoTelephoneEvent));
+    }
+
+    #[test]
+    fn hold_cuts_the_spurt_short_and_sends_nothing_until_resumed() {
+        let t0 = Instant::now();
+        let mut s = session(config(A_SSRC, B), t0);
+        let job = s.speak(t0, 10);
+        assert_eq!(drain(&mut s).len(), 1);
+        s.set_sending(false);
+        assert_eq!(events(&mut s), [Event::Sent(job)]);
+        assert_eq!(s.poll_timeout(), None);
+        let held = s.speak(t0 + ms(30), 5);
+        assert_eq!((drain(&mut s), events(&mut s)), (vec![], vec![Event::Sent(held)]));
+        s.set_sending(true);
+        s.speak(t0 + ms(40), 1);
+        assert_eq!(run_until(&mut s, t0, t0 + ms(100)).len(), 2, "one packet and its SR");
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        let t0 = Instant::now();
+        let mut same = config(A_SSRC, B);
+        same.te_pt = Some(0);
+        let mut clockless = config(A_SSRC, B);
+        clockless.codec.clock = 0;
+        let mut range = config(A_SSRC, B);
+        range.expect_ssrc_range = Some((5, 4));
+        for cfg in [same, clockless, range] {
+            assert!(matches!(Session::new(cfg, t0, NTP0), Err(MediaError::Config(_))));
+        }
+    }
+
+    #[test]
+    fn unexpected_senders_payload_types_and_garbage_are_errors_never_panics() {
+        let t0 = Instant::now();
+        let mut s = session(config(A_SSRC, B), t0);
+        let h = RtpHeader { pt: 96, seq: 1, ssrc: Ssrc(B_SSRC), ..RtpHeader::default() };
+        s.handle(t0, Component::Rtp, addr(9999), &rtp::build(&h, &[1, 2]).unwrap());
+        let errors = s.report().errors;
+        assert_eq!(
+            errors,
+            [
+                "Rtp datagram from 127.0.0.1:9999 on component 1 (RTP): unexpected sender (expected 127.0.0.1:6000)",
+                "RTP from 127.0.0.1:9999 on component 1 (RTP): unknown payload type 96 (ssrc bbbb0002, seq 1)",
+            ]
+        );
+        let mut rng = fastrand::Rng::with_seed(3);
+        let mut sessions = [
+            session(config(A_SSRC, B), t0),
+            session(srtp(config(A_SSRC, B), 1, 2), t0),
+            session(with_ice(config(A_SSRC, B)), t0),
+        ];
+        let _ = sessions[2].check(t0, ms(100));
+        for s in &mut sessions {
+            for i in 0..3000 {
+                let len = rng.usize(0..64);
+                let mut junk: Vec<u8> = std::iter::repeat_with(|| rng.u8(..)).take(len).collect();
+                if let Some(first) = junk.first_mut() {
+                    *first = [0x00, 0x01, 0x80, 0x81, 0x90, 20, 64][i % 7];
+                }
+                let component = if i % 2 == 0 { Component::Rtp } else { Component::Rtcp };
+                s.handle(t0 + ms(i as u64), component, s.remote(component), &junk);
+                drain(s);
+            }
+            let report = s.report();
+            assert_eq!(report.errors.len(), MAX_ERRORS + 1, "capped, with a closing count");
+            assert!(report.errors.last().unwrap().ends_with("more errors not recorded"));
+        }
+    }
 }
