@@ -1042,6 +1042,23 @@ mod tests {
     }
 
     #[test]
+    fn a_response_from_another_address_fails_the_check() {
+        let t0 = Instant::now();
+        let mut s = session(with_ice(config(A_SSRC, B)), t0);
+        let (round, [rtp, rtcp]) = requests(&mut s, t0);
+        let gw = IcePassword::new(GW_PWD).unwrap();
+        let elsewhere = addr(B.0 + 100);
+        s.handle(t0 + ms(2), Component::Rtp, elsewhere, &rtp.binding_success(addr(A.0), &gw).unwrap());
+        s.handle(t0 + ms(3), Component::Rtcp, addr(B.1), &rtcp.binding_success(addr(A.1), &gw).unwrap());
+        let failure = CheckFailure::UnexpectedSource { from: elsewhere };
+        assert_eq!(
+            events(&mut s),
+            [Event::Checked { round, result: Err(MediaError::Check { component: 1, failure }) }]
+        );
+        assert_eq!(s.report().checks_succeeded, 1);
+    }
+
+    #[test]
     fn far_side_checks_are_answered_with_our_password_or_401() {
         let t0 = Instant::now();
         let mut s = session(with_ice(config(A_SSRC, B)), t0);
