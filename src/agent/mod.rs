@@ -7,6 +7,7 @@
 mod contacts;
 mod identity;
 mod im;
+pub mod media;
 mod presence;
 mod side;
 mod subscriptions;
