@@ -36,6 +36,14 @@ pub struct LyncProfile {
     pub presence_accept: String,
     /// Expires a subscription asks for.
     pub subscription_expires: u32,
+    /// Supported tokens on a call INVITE, one header line each.
+    pub call_supported: Vec<String>,
+    /// `ms-endpoint-location-data` of a call INVITE.
+    pub endpoint_location: String,
+    /// The audio m-line in offer order (flows.md "Audio calls").
+    pub audio_codecs: Vec<super::call::ProfileCodec>,
+    /// How long an unanswered call rings before the client gives up with 480.
+    pub ring_timeout_ms: u64,
 }
 
 impl LyncProfile {
@@ -115,6 +123,26 @@ pub fn im_invite(profile: &LyncProfile, env: &Envelope, conversation_id: &str, t
         .header("EndPoints", format!("<{}>, <{}>", env.from_uri, env.to_uri))
         .header("Roster-Manager", &env.from_uri)
         .body("application/sdp", im_sdp_offer(profile, host))
+        .build()
+}
+
+/// A call INVITE (flows.md "Audio calls"): the profile's call Supported tokens, a
+/// conversation id, the endpoint location, and the offer body (`content_type`, `body`).
+pub fn call_invite(
+    profile: &LyncProfile,
+    env: &Envelope,
+    conversation_id: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Message {
+    let mut b = env.request(profile, Method::INVITE);
+    for s in &profile.call_supported {
+        b = b.header("Supported", s);
+    }
+    b.header("Ms-Conversation-ID", conversation_id)
+        .header("ms-endpoint-location-data", &profile.endpoint_location)
+        .header("Allow", &profile.allow)
+        .body(content_type, body)
         .build()
 }
 

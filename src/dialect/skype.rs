@@ -19,6 +19,12 @@ pub struct SkypeProfile {
     pub presence_accept: String,
     /// Expires a subscription asks for.
     pub subscription_expires: u32,
+    /// `s=` of a call SDP.
+    pub call_session_name: String,
+    /// The audio m-line in offer order (flows.md "Audio calls").
+    pub audio_codecs: Vec<super::call::ProfileCodec>,
+    /// How long an unanswered call rings before the cloud gives up with 480.
+    pub ring_timeout_ms: u64,
 }
 
 impl SkypeProfile {
@@ -117,6 +123,15 @@ impl Envelope {
             .header("Call-ID", &self.call_id)
             .header("CSeq", cseq)
     }
+}
+
+/// A call INVITE from the cloud on behalf of a Skype user: one plain RTP/AVP SDP.
+pub fn call_invite(profile: &SkypeProfile, env: &Envelope, contact: &str, sdp: Vec<u8>) -> Message {
+    env.request(Method::INVITE, "1 INVITE")
+        .header("Contact", format!("<{contact}>"))
+        .header("User-Agent", &profile.user_agent)
+        .body("application/sdp", sdp)
+        .build()
 }
 
 /// A presence SUBSCRIBE from the cloud on behalf of a Skype user (a contact request).

@@ -159,6 +159,11 @@ impl MasterKey {
         KeyParams { key: self.clone(), lifetime: Some(Lifetime::PowerOfTwo(31)), mki: None }.to_string()
     }
 
+    /// key||salt in base64, the field an `a=crypto` line carries after `inline:`.
+    pub fn to_base64(&self) -> String {
+        STANDARD.encode(self.concat())
+    }
+
     /// A short, stable, non-reversible tag for logs and traces (FNV-1a over key||salt).
     pub fn fingerprint(&self) -> u32 {
         self.key
