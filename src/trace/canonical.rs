@@ -22,7 +22,7 @@ use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::multipart;
 use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
 
-pub use media::{MediaSeen, datagrams as media_datagrams, is_media};
+pub use media::{MediaSeen, RtpStreamCount, datagrams as media_datagrams, is_media, rtp_streams};
 
 /// The trace profile (`scenarios/trace_profile.yaml`).
 #[derive(Debug, Clone, Deserialize)]
@@ -203,7 +203,9 @@ pub fn render_with_media(
                 messages += 1;
                 line(&mut text, leg, s, profile, &mut syms);
             }
-            for l in media::lines(media, seen, cast, n, leg, &mut syms) {
+            let (media_lines, again) = media::lines(media, seen, cast, n, leg, &mut syms);
+            retransmissions += again;
+            for l in media_lines {
                 any = true;
                 let _ = writeln!(text, "{l}");
             }
