@@ -4,6 +4,7 @@
 //!
 //! Agents report what happened ([`AgentEvent`]); they never judge. Steps judge.
 
+mod call;
 mod contacts;
 mod identity;
 mod im;
@@ -12,6 +13,7 @@ mod presence;
 mod side;
 mod subscriptions;
 
+pub use call::{CallPhase, CallView};
 pub use contacts::Answer;
 pub use identity::{Address, AddressError, Side};
 pub use presence::{Container, PrivacyMode, Shown};

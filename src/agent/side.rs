@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::call::CallState;
 use super::identity::{Address, Side};
 use super::im::ImState;
 use super::presence::{LyncUser, Shown, SkypeUser, key};
@@ -58,6 +59,51 @@ pub enum AgentEvent {
         of: String,
         /// What is shown.
         shown: Shown,
+    },
+    /// A call rings on the user's client.
+    Ringing {
+        /// The caller, as presented.
+        from: String,
+    },
+    /// The caller hears ringback (180).
+    RingBack {
+        /// The callee, as addressed.
+        to: String,
+    },
+    /// A call stopped ringing unanswered (cancelled, declined, ring timeout).
+    RingStopped {
+        /// The caller, as presented.
+        from: String,
+    },
+    /// A call is up: media flows.
+    CallUp {
+        /// The far party.
+        with: String,
+        /// The codec this side sends, `NAME/clock`.
+        codec: String,
+    },
+    /// A call the user placed was refused (or got no final response).
+    CallRefused {
+        /// The callee, as addressed.
+        to: String,
+        /// Final status, `None` when none came.
+        status: Option<u16>,
+        /// Reason phrase, or what went wrong.
+        reason: String,
+        /// `ms-client-diagnostics` (or `ms-diagnostics`) of the refusal.
+        diagnostics: Option<String>,
+    },
+    /// A call ended (either side hung up).
+    CallEnded {
+        /// The far party.
+        with: String,
+    },
+    /// The far side held (`a=inactive`) or resumed the call.
+    CallHeld {
+        /// The far party.
+        with: String,
+        /// Held (true) or resumed.
+        held: bool,
     },
 }
 
@@ -143,6 +189,8 @@ pub(super) struct State {
     in_flight: usize,
     /// IM sessions and the pool's IM filter.
     pub(super) im: ImState,
+    /// Calls and each user's call habits.
+    pub(super) calls: CallState,
     /// Call-IDs of INVITEs we answered 2xx and whose ACK has not arrived (RFC 3261 §13.3.1.4).
     pub(super) awaiting_ack: BTreeSet<String>,
 }
@@ -153,6 +201,10 @@ pub(super) struct Inner {
     pub(super) endpoint: EndpointHandle,
     pub(super) gateway: Peer,
     pub(super) host: String,
+    /// The leg's address, where media sockets are bound too.
+    pub(super) ip: IpAddr,
+    /// The scenario's tap, for media sockets.
+    pub(super) tap: Tap,
     pub(super) lync: LyncProfile,
     pub(super) skype: SkypeProfile,
     state: Mutex<State>,
@@ -179,12 +231,14 @@ pub struct SimSide {
 impl SimSide {
     /// Starts the leg's endpoint on `ip`, facing the gateway face at `gateway`.
     pub async fn start(side: Side, ip: IpAddr, gateway: Peer, tap: Tap, seed: u64) -> std::io::Result<Self> {
-        let (endpoint, incoming) = start(EndpointConfig::ephemeral(ip), tap, side.label()).await?;
+        let (endpoint, incoming) = start(EndpointConfig::ephemeral(ip), tap.clone(), side.label()).await?;
         let inner = Arc::new(Inner {
             side,
             endpoint,
             gateway,
             host: ip.to_string(),
+            ip,
+            tap,
             lync: LyncProfile::builtin(),
             skype: SkypeProfile::builtin(),
             state: Mutex::new(State {
@@ -193,6 +247,7 @@ impl SimSide {
                 faults: Vec::new(),
                 rng: fastrand::Rng::with_seed(seed),
                 im: ImState::default(),
+                calls: CallState::default(),
                 awaiting_ack: BTreeSet::new(),
                 watches: BTreeMap::new(),
                 notifiers: BTreeMap::new(),
@@ -232,8 +287,9 @@ impl SimSide {
         self.inner.lock().faults.clone()
     }
 
-    /// Stops the endpoint.
+    /// Stops the endpoint and every call's media.
     pub fn shutdown(&self) {
+        self.inner.lock().calls.stop_media();
         self.inner.endpoint.shutdown();
     }
 
@@ -435,9 +491,16 @@ impl Inner {
     }
 
     fn on_request(self: &Arc<Self>, id: TxnId, req: Message) {
+        let tagged = req.to_addr().is_ok_and(|t| t.tag().is_some());
         match req.method().map(Method::as_str) {
             Some("SUBSCRIBE") => return self.on_subscribe(id, &req),
             Some("NOTIFY" | "BENOTIFY") => return self.on_notify(id, &req),
+            Some("CANCEL") => return self.on_cancel(id, &req),
+            Some("INVITE" | "BYE") if self.in_call(&req) => return self.on_call_request(id, &req),
+            Some("INVITE") if !tagged && !lync::is_im_invite(&req) => {
+                tokio::spawn(Arc::clone(self).on_call_invite(id, req));
+                return;
+            }
             _ => {}
         }
         match (self.side, req.method().map(Method::as_str)) {
@@ -463,8 +526,10 @@ async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedR
             Incoming::Stray { msg, .. } => {
                 if msg.method() == Some(&Method::ACK)
                     && let Ok(call_id) = msg.call_id()
-                    && inner.lock().awaiting_ack.remove(&call_id)
+                    && inner.lock().awaiting_ack.contains(&call_id)
                 {
+                    inner.on_call_ack(&call_id);
+                    inner.lock().awaiting_ack.remove(&call_id);
                     inner.notify.notify_waiters();
                 }
             }
