@@ -2,6 +2,7 @@
 //! (not under `tests/`) because both `cargo test` (`tests/conformance.rs`) and `fedcert run`
 //! execute the same features with the same steps.
 
+mod call_steps;
 mod contact_steps;
 pub(crate) mod golden;
 mod im_steps;
@@ -56,6 +57,9 @@ pub struct Artefact {
     pub pcap: PathBuf,
     /// SIP messages the harness sent and received (what tshark must count in the pcap).
     pub sip_messages: usize,
+    /// RTP streams the harness sent and received, with their packet counts (what tshark's
+    /// `-z rtp,streams` must find in the pcap).
+    pub rtp_streams: Vec<crate::trace::canonical::RtpStreamCount>,
 }
 
 static ARTEFACTS: Mutex<Vec<Artefact>> = Mutex::new(Vec::new());
@@ -140,7 +144,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                     _ => "failed",
                 };
                 if let Some(w) = world
-                    && let Some((pcap, sip_messages)) = w.finish(verdict != "passed").await
+                    && let Some((pcap, sip_messages, rtp_streams)) = w.finish(verdict != "passed").await
                 {
                     let a = Artefact {
                         feature: w.feature.clone(),
@@ -148,6 +152,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                         verdict: verdict.into(),
                         pcap,
                         sip_messages,
+                        rtp_streams,
                     };
                     ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);
                 }

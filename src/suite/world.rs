@@ -55,6 +55,8 @@ pub struct FedWorld {
     pub last_text: Option<String>,
     /// The last exchange of many IMs: who, and each IM in order.
     pub exchange: Option<Exchange>,
+    /// The parties of the scenario's call and its last talk spurt.
+    pub call: super::call_steps::CallParties,
 }
 
 /// IMs exchanged in one step, for the transcript check after it.
@@ -229,14 +231,16 @@ impl FedWorld {
     }
 
     /// Writes the capture and stops everything (called from the `after` hook, whatever the
-    /// outcome). Returns the capture path and the number of SIP messages the harness saw.
-    pub async fn finish(&mut self, failed: bool) -> Option<(PathBuf, usize)> {
+    /// outcome). Returns the capture path, the number of SIP messages the harness saw and the
+    /// RTP streams it counted.
+    pub async fn finish(&mut self, failed: bool) -> Option<(PathBuf, usize, Vec<canonical::RtpStreamCount>)> {
         let run = self.running.as_ref()?;
         let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
         let events = run.tap.events();
         let (seen, _) = canonical::messages(&events, &run.cast);
+        let media = canonical::media_datagrams(&events);
         if failed {
-            self.report_failure(&seen, &canonical::media_datagrams(&events));
+            self.report_failure(&seen, &media);
         }
         let path = self.capture_path();
         if let Err(e) = crate::trace::write_pcap_file(&events, &path) {
@@ -245,7 +249,7 @@ impl FedWorld {
         run.enterprise.shutdown();
         run.consumer.shutdown();
         run.gateway.shutdown();
-        Some((path, seen.len()))
+        Some((path, seen.len(), canonical::rtp_streams(&media)))
     }
 }
 
