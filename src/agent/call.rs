@@ -1014,4 +1014,42 @@ mod tests {
         assert!(parse_offer_list("OPUS/48000", &profile).unwrap_err().contains("OPUS/48000"));
         assert!(parse_offer_list("X/8000 as 300", &profile).unwrap_err().contains("300"));
     }
+
+    fn lync_offer_message() -> Message {
+        let codecs = crate::dialect::lync::LyncProfile::builtin().audio_codecs;
+        let audio = LocalAudio {
+            ip: std::net::Ipv4Addr::LOCALHOST.into(),
+            rtp_port: 5000,
+            rtcp_port: 5001,
+            ice: Some(("abcd".into(), "p".repeat(24))),
+            keys: (1..=3u8).map(|i| MasterKey::new([i; 16], [i; 14]).to_base64()).collect(),
+            ssrc_range: Some((7, 7)),
+            direction: Direction::SendRecv,
+            session_id: 0,
+            version: 0,
+            remote_candidates: None,
+        };
+        let (ct, body) = call::lync_offer(&codecs, &audio, "b", ("u", "p"), ("1", "2"));
+        MessageBuilder::request(Method::INVITE, "sip:carol@outlook.com")
+            .header("Call-ID", "c")
+            .header("CSeq", "1 INVITE")
+            .body(&ct, body)
+            .build()
+    }
+
+    #[test]
+    fn a_multipart_offer_is_read_by_its_ice_v19_part_and_its_first_crypto_line_without_mki() {
+        let sdp = read_sdp(&lync_offer_message()).unwrap();
+        let remote = call::remote_audio(&sdp).unwrap();
+        assert_eq!(remote.ice.as_ref().map(|(u, _)| u.as_str()), Some("abcd"), "the v19 part has ufrag/pwd");
+        let (tag, key) = usable_crypto(&remote).unwrap();
+        assert_eq!(tag, 3, "lines 1 (cryptoscale) and 2 carry an MKI");
+        assert_eq!(master_key(&key).unwrap(), MasterKey::new([3; 16], [3; 14]));
+    }
+
+    #[test]
+    fn a_body_that_is_not_sdp_is_named() {
+        let msg = MessageBuilder::request(Method::INVITE, "sip:a@b").body("text/plain", b"hi".to_vec()).build();
+        assert_eq!(read_sdp(&msg).unwrap_err(), "a call body of type text/plain");
+    }
 }
