@@ -107,6 +107,13 @@ pub(super) struct CallState {
 }
 
 impl CallState {
+    /// Keeps a new call under its Call-ID, numbered in creation order.
+    fn add(&mut self, call_id: String, mut call: AgentCall) {
+        call.order = self.next;
+        self.next += 1;
+        self.calls.insert(call_id, call);
+    }
+
     /// The newest call of `user` that is not over.
     fn current(&mut self, user: &Address) -> Option<(&String, &mut AgentCall)> {
         self.calls
@@ -275,33 +282,9 @@ impl SimSide {
                     skype::call_invite(&inner.skype, &env, &from.sip_uri(), sdp.to_bytes())
                 }
             };
-            let order = st.calls.next;
-            st.calls.next += 1;
             let seed = st.rng.u64(..);
-            st.calls.calls.insert(
-                invite.call_id().unwrap_or_default(),
-                AgentCall {
-                    order,
-                    local: from.clone(),
-                    remote: to.to_string(),
-                    caller: true,
-                    phase: CallPhase::Calling,
-                    invite: invite.clone(),
-                    pending: None,
-                    tag: String::new(),
-                    dialog: None,
-                    audio,
-                    codecs,
-                    our_key: None,
-                    crypto_tag: None,
-                    remote_audio: None,
-                    te: (None, None),
-                    endpoint: Some(endpoint),
-                    media: None,
-                    held: false,
-                    seed,
-                },
-            );
+            let call = AgentCall::new(from, to.to_string(), invite.clone(), audio, codecs, endpoint, seed);
+            st.calls.add(invite.call_id().unwrap_or_default(), call);
             invite
         };
         tokio::spawn(caller(inner, invite));
@@ -385,6 +368,39 @@ impl SimSide {
 }
 
 impl AgentCall {
+    /// A call as its caller starts it; the callee's side overrides what an offer settles.
+    fn new(
+        local: &Address,
+        remote: String,
+        invite: Message,
+        audio: LocalAudio,
+        codecs: Vec<ProfileCodec>,
+        endpoint: MediaEndpoint,
+        seed: u64,
+    ) -> Self {
+        Self {
+            order: 0,
+            local: local.clone(),
+            remote,
+            caller: true,
+            phase: CallPhase::Calling,
+            invite,
+            pending: None,
+            tag: String::new(),
+            dialog: None,
+            audio,
+            codecs,
+            our_key: None,
+            crypto_tag: None,
+            remote_audio: None,
+            te: (None, None),
+            endpoint: Some(endpoint),
+            media: None,
+            held: false,
+            seed,
+        }
+    }
+
     fn end(&mut self) {
         self.phase = CallPhase::Ended;
         if let Some(m) = &self.media {
@@ -770,33 +786,19 @@ impl Inner {
             let crypto_tag = usable_crypto(&remote).map(|(t, _)| t);
             let te_pt = te.as_ref().map(|t| t.pt);
             let codecs = std::iter::once(chosen).chain(te).collect();
-            let order = st.calls.next;
-            st.calls.next += 1;
             let seed = st.rng.u64(..);
-            st.calls.calls.insert(
-                req.call_id().unwrap_or_default(),
-                AgentCall {
-                    order,
-                    local: user.clone(),
-                    remote: from.clone(),
-                    caller: false,
-                    phase: CallPhase::Ringing,
-                    invite: req.clone(),
-                    pending: Some(id),
-                    tag: tag.clone(),
-                    dialog: None,
-                    audio,
-                    codecs,
-                    our_key,
-                    crypto_tag,
-                    remote_audio: Some(remote),
-                    te: (te_pt, te_pt),
-                    endpoint: Some(endpoint),
-                    media: None,
-                    held: false,
-                    seed,
-                },
-            );
+            let call = AgentCall {
+                caller: false,
+                phase: CallPhase::Ringing,
+                pending: Some(id),
+                tag: tag.clone(),
+                our_key,
+                crypto_tag,
+                remote_audio: Some(remote),
+                te: (te_pt, te_pt),
+                ..AgentCall::new(&user, from.clone(), req.clone(), audio, codecs, endpoint, seed)
+            };
+            st.calls.add(req.call_id().unwrap_or_default(), call);
             tag
         };
         let contact = self.call_contact(&user);
