@@ -71,6 +71,9 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             };
             let cfg = SuiteConfig { sut, features, captures, snapshots, reports, concurrency: concurrency.into() };
             let s = run(cfg).await?;
+            for line in s.failure_lines() {
+                println!("{line}");
+            }
             println!("junit: {}", s.junit.display());
             println!("captures: {}", s.manifest.display());
             println!("{} passed, {} failed", s.passed, s.failed);

@@ -20,6 +20,9 @@ async fn main() {
     };
     match run(cfg).await {
         Ok(s) => {
+            for line in s.failure_lines() {
+                println!("{line}");
+            }
             println!("conformance: {} passed, {} failed", s.passed, s.failed);
             if s.has_failed || s.passed == 0 {
                 std::process::exit(1);

@@ -60,6 +60,9 @@ pub struct Artefact {
     /// RTP streams the harness sent and received, with their packet counts (what tshark's
     /// `-z rtp,streams` must find in the pcap).
     pub rtp_streams: Vec<crate::trace::canonical::RtpStreamCount>,
+    /// Why it failed: the failing step's error (absent when it passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 static ARTEFACTS: Mutex<Vec<Artefact>> = Mutex::new(Vec::new());
@@ -104,6 +107,38 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
     move |source| SuiteError::Io { path: path.to_owned(), source }
 }
 
+/// Why a scenario failed, in one line a CI log's tail can show: the step's panic message,
+/// or what kept the scenario from running.
+fn failure_reason(finished: &ScenarioFinished) -> Option<String> {
+    let panic_text = |info: &cucumber::event::Info| {
+        info.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "a panic without a message".into())
+    };
+    match finished {
+        ScenarioFinished::StepPassed => None,
+        ScenarioFinished::StepSkipped => Some("a step was skipped".into()),
+        ScenarioFinished::BeforeHookFailed(info) => Some(format!("before the first step: {}", panic_text(info))),
+        ScenarioFinished::StepFailed(_, _, cucumber::event::StepError::Panic(info)) => Some(panic_text(info)),
+        ScenarioFinished::StepFailed(_, _, e) => Some(e.to_string()),
+    }
+}
+
+impl Summary {
+    /// One line per failed scenario: `feature: scenario: reason`.
+    pub fn failure_lines(&self) -> Vec<String> {
+        self.scenarios
+            .iter()
+            .filter(|a| a.verdict != "passed")
+            .map(|a| {
+                let reason = a.reason.as_deref().unwrap_or("no reason recorded");
+                format!("FAILED {}: {}: {}", a.feature, a.scenario, reason.replace('\n', " | "))
+            })
+            .collect()
+    }
+}
+
 /// Runs the features against the configured SUT; writes JUnit, pcaps and a capture manifest.
 pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
     if !cfg.features.exists() {
@@ -143,6 +178,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                     ScenarioFinished::StepPassed => "passed",
                     _ => "failed",
                 };
+                let reason = failure_reason(finished);
                 if let Some(w) = world
                     && let Some((pcap, sip_messages, rtp_streams)) = w.finish(verdict != "passed").await
                 {
@@ -153,6 +189,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                         pcap,
                         sip_messages,
                         rtp_streams,
+                        reason,
                     };
                     ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);
                 }
