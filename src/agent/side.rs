@@ -293,8 +293,8 @@ impl SimSide {
         self.inner.endpoint.shutdown();
     }
 
-    /// Brings the leg to rest at a step boundary: every 2xx we sent to an INVITE has been
-    /// ACKed (a missing ACK is the gateway's fault and is reported), and every message we
+    /// Brings the leg to rest at a step boundary: every final response we sent to an INVITE
+    /// has been ACKed (a missing ACK is the gateway's fault and is reported), and every message we
     /// queued has been sent and tapped.
     pub async fn settle(&self, within: Duration) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + within;
@@ -324,6 +324,15 @@ impl SimSide {
                     self.inner.side.label()
                 ));
             }
+        }
+        // The ACK of a rejection we sent is hop-by-hop and absorbed by the transaction layer;
+        // under load it can arrive after the far leg has already heard the rejection.
+        if tokio::time::timeout_at(deadline, self.inner.endpoint.rejections_acked()).await.is_err() {
+            let _ = tokio::time::timeout(within, self.inner.endpoint.flush_through()).await;
+            return Err(format!(
+                "{} leg: no ACK within {within:?} for a non-2xx final response we sent to an INVITE",
+                self.inner.side.label()
+            ));
         }
         match tokio::time::timeout_at(deadline, self.inner.endpoint.flush_through()).await {
             Ok(r) => r.map_err(|e| e.to_string()),

@@ -117,6 +117,9 @@ enum Command {
         done: oneshot::Sender<()>,
         through: bool,
     },
+    RejectionsAcked {
+        done: oneshot::Sender<()>,
+    },
     Shutdown,
 }
 
@@ -240,6 +243,14 @@ impl EndpointHandle {
         rx.await.map_err(|_| NetError::Stopped)
     }
 
+    /// Resolves once no INVITE server transaction waits for the ACK of a non-2xx final
+    /// response we sent (each got its ACK, or Timer H ended it).
+    pub async fn rejections_acked(&self) -> Result<(), NetError> {
+        let (done, rx) = oneshot::channel();
+        self.cmd.send(Command::RejectionsAcked { done }).map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
     /// Stops the task and closes its sockets.
     pub fn shutdown(&self) {
         let _ = self.cmd.send(Command::Shutdown);
@@ -284,6 +295,8 @@ struct Task {
     net_tx: mpsc::UnboundedSender<NetIn>,
     incoming: mpsc::UnboundedSender<Incoming>,
     max_message: usize,
+    /// Callers of [`EndpointHandle::rejections_acked`], answered when no rejection waits.
+    ack_waiters: Vec<oneshot::Sender<()>>,
 }
 
 /// Binds UDP and TCP. Unless a separate TCP port is configured, TCP listens on the UDP port:
@@ -339,6 +352,7 @@ pub async fn start(
         net_tx,
         incoming: in_tx,
         max_message: config.max_message,
+        ack_waiters: Vec::new(),
     };
     tokio::spawn(task.run(cmd_rx, net_rx, listener));
     Ok((EndpointHandle { cmd: cmd_tx, udp: udp_addr, tcp: tcp_addr }, in_rx))
@@ -376,6 +390,11 @@ impl Task {
                 }
             }
             self.drain().await;
+            if !self.ack_waiters.is_empty() && self.txn.unacked_rejections() == 0 {
+                for done in self.ack_waiters.drain(..) {
+                    let _ = done.send(());
+                }
+            }
         }
         let conns: Vec<(SocketAddr, Conn)> = self.conns.drain().collect();
         for (peer, mut c) in conns {
@@ -413,6 +432,7 @@ impl Task {
                     let _ = done.send(());
                 }
             }
+            Command::RejectionsAcked { done } => self.ack_waiters.push(done),
             Command::Shutdown => {}
         }
     }

@@ -446,6 +446,13 @@ impl TxnLayer {
         ServerKey::invite_for(cancel).and_then(|k| self.servers.get(&k).copied())
     }
 
+    /// INVITE server transactions that sent a non-2xx final response and still wait for its
+    /// ACK (Completed, RFC 3261 §17.2.1). A step boundary waits for these to reach zero, so the
+    /// hop-by-hop ACK lands in the step whose action caused the rejection.
+    pub fn unacked_rejections(&self) -> usize {
+        self.txns.values().filter(|e| matches!(&e.txn, Txn::InviteServer(t) if t.state == TxnState::Completed)).count()
+    }
+
     /// Live transactions.
     pub fn len(&self) -> usize {
         self.txns.len()

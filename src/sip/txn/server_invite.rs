@@ -140,6 +140,7 @@ mod tests {
     fn server_invite_retransmits_final_response_with_timer_g_until_ack() {
         let (t0, mut layer, id, invite, busy) = busy_server(udp());
         assert_eq!(layer.state(id), Some(TxnState::Completed));
+        assert_eq!(layer.unacked_rejections(), 1);
         assert_eq!(layer.armed_timers(id), vec![(Timer::G, ms(t0, 500)), (Timer::H, ms(t0, 32_000))]);
         // Intervals 500, 1000, 2000, 4000, 4000 (T2 cap).
         let log = run_until(&mut layer, t0, 11_500);
@@ -154,6 +155,7 @@ mod tests {
         layer.receive(ms(t0, 12_100), ack_for_busy(&invite), udp());
         assert_eq!(drain(&mut layer), vec![]);
         assert_eq!(layer.state(id), Some(TxnState::Confirmed));
+        assert_eq!(layer.unacked_rejections(), 0, "an ACKed rejection no longer holds a step boundary");
         assert_eq!(layer.armed_timers(id), vec![(Timer::I, ms(t0, 17_100))]);
 
         // ACK retransmissions are absorbed in Confirmed; Timer I ends it at T4.
@@ -180,9 +182,11 @@ mod tests {
     fn server_invite_over_reliable_transport_has_no_timer_g_and_ack_ends_it_at_once() {
         let (t0, mut layer, id, invite, _) = busy_server(tcp());
         assert_eq!(layer.armed_timers(id), vec![(Timer::H, ms(t0, 32_000))]);
+        assert_eq!(layer.unacked_rejections(), 1);
         layer.receive(ms(t0, 100), ack_for_busy(&invite), tcp());
         assert_eq!(drain(&mut layer), vec![Output::Event(TxnEvent::Terminated { id })]);
         assert!(layer.is_empty());
+        assert_eq!(layer.unacked_rejections(), 0);
     }
 
     #[test]
