@@ -13,6 +13,7 @@ pub mod html;
 pub mod media;
 pub mod net;
 pub mod sdp;
+pub mod selftest;
 pub mod sip;
 pub mod suite;
 pub mod sut;

@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use fedcert::gateway::{Defect, Defects};
+use fedcert::selftest::{self, SelftestConfig};
 use fedcert::suite::{SuiteConfig, run};
 use fedcert::sut::SutProfile;
 
@@ -40,6 +42,36 @@ enum Command {
         /// Scenarios run at once (each gets its own gateway and ports with the embedded SUT).
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
         concurrency: u16,
+        /// Switch on a seeded defect of the reference gateway (repeatable; `fedcert selftest
+        /// --list` names them).
+        #[arg(long = "defect", value_name = "NAME", value_parser = Defect::parse)]
+        defects: Vec<Defect>,
+    },
+    /// Prove the suite catches a broken gateway: run it against the reference gateway with each
+    /// seeded defect in turn, and clean; print the detection matrix. Exits 1 unless every
+    /// defect is caught and the clean gateway passes.
+    Selftest {
+        /// Only these defects (repeatable). Default: all.
+        #[arg(long = "defect", value_name = "NAME", value_parser = Defect::parse)]
+        defects: Vec<Defect>,
+        /// Run every feature for every defect, not only the features of the defect's flow.
+        #[arg(long)]
+        all_features: bool,
+        /// Feature directory.
+        #[arg(long, default_value = "features")]
+        features: PathBuf,
+        /// Golden snapshots directory.
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
+        /// Where the child runs' profiles, captures and reports go (kept for inspection).
+        #[arg(long, default_value = "reports/selftest")]
+        work: PathBuf,
+        /// Child runs at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=16))]
+        jobs: u16,
+        /// List the defects and exit.
+        #[arg(long)]
+        list: bool,
     },
     /// Count the SIP messages fedcert reads in captures (pcap or pcapng); malformed ones are
     /// listed with their frame number.
@@ -64,11 +96,12 @@ async fn main() -> ExitCode {
 
 async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
-        Command::Run { sut, features, snapshots, captures, reports, concurrency } => {
-            let sut = match sut {
+        Command::Run { sut, features, snapshots, captures, reports, concurrency, defects } => {
+            let mut sut = match sut {
                 Some(p) => SutProfile::load(&p).context("cannot use the SUT profile")?,
                 None => SutProfile::embedded(),
             };
+            sut.defects = Defects::of(sut.defects.iter().chain(defects));
             let cfg = SuiteConfig { sut, features, captures, snapshots, reports, concurrency: concurrency.into() };
             let s = run(cfg).await?;
             for line in s.failure_lines() {
@@ -78,6 +111,27 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("captures: {}", s.manifest.display());
             println!("{} passed, {} failed", s.passed, s.failed);
             Ok(if s.has_failed || s.passed == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Selftest { defects, all_features, features, snapshots, work, jobs, list } => {
+            if list {
+                for d in Defect::ALL {
+                    println!("{d}\t{}", d.features().join(","));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let cfg = SelftestConfig {
+                exe: std::env::current_exe().context("cannot find the fedcert executable")?,
+                profile: SutProfile::embedded_yaml().to_owned(),
+                features,
+                snapshots,
+                work: std::path::absolute(&work).context("cannot resolve --work")?,
+                defects: if defects.is_empty() { Defect::ALL.to_vec() } else { defects },
+                all_features,
+                jobs: jobs.into(),
+            };
+            let rows = selftest::run(&cfg).await?;
+            print!("{}", selftest::render(&rows));
+            Ok(if selftest::holds(&rows) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::SipCount { files } => {
             let mut bad = false;

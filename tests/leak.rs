@@ -1,6 +1,6 @@
 //! The no-presence-leak check can fail: the blocked-watcher scenario of
 //! `features/privacy.feature` passes against the reference gateway and fails, naming the leak,
-//! against the same gateway with the seeded defect `shared_presence_cache` (a gateway that
+//! against the same gateway with the seeded defect `shared-presence-cache` (a gateway that
 //! serves every Skype watcher of a Lync user what any watcher's subscription returned).
 
 use assert_cmd::cargo::cargo_bin_cmd;
@@ -31,7 +31,7 @@ fn run(defect: bool) -> assert_cmd::assert::Assert {
     std::fs::write(&feature, one_scenario()).unwrap();
     let mut sut = std::fs::read_to_string(format!("{ROOT}/scenarios/sut/embedded.yaml")).unwrap();
     if defect {
-        sut.push_str("defects:\n  shared_presence_cache: true\n");
+        sut.push_str("defects: [shared-presence-cache]\n");
     }
     let profile = dir.path().join("sut.yaml");
     std::fs::write(&profile, sut).unwrap();

@@ -587,9 +587,15 @@ impl Inner {
                 .get(tag.wrapping_sub(1) as usize)
                 .ok_or_else(|| format!("the answer's a=crypto:{tag} names no crypto line of the offer"))?;
             let local = master_key(ours)?;
+            let remote = master_key(&remote_key)?;
+            // One master key for both directions would reuse keystream (RFC 3711 §9.1): the
+            // answerer must bring a key of its own.
+            if remote == local {
+                return Err(format!("the answer's a=crypto:{tag} repeats our own master key"));
+            }
             c.our_key = Some(local.clone());
             c.crypto_tag = Some(tag);
-            Some(SrtpKeys { local, remote: master_key(&remote_key)? })
+            Some(SrtpKeys { local, remote })
         } else {
             None
         };

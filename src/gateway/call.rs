@@ -21,7 +21,7 @@ use codec::{LegPayload, Offered};
 use translate::{LocalConsumer, LocalLync, MediaRefusal};
 
 use super::reply::reason;
-use super::{Inner, Leg, State};
+use super::{Defect, Inner, Leg, State};
 use crate::sdp::{Direction, MediaKind, Sdp};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
@@ -201,6 +201,7 @@ fn refuse_media(inner: &Inner, leg: Leg, id: TxnId, req: &Message, refusal: &Med
         MediaRefusal::Encryption => {
             let b = MessageBuilder::response_to(req, 488, "Encryption Levels not compatible", Some(&tag));
             match leg {
+                Leg::Enterprise if inner.config.defects.has(Defect::DiagnosticsMissing) => b,
                 Leg::Enterprise => b.header("ms-client-diagnostics", "52017;reason=\"Encryption levels dont match\""),
                 Leg::Consumer => {
                     b.header("Warning", format!("308 {} \"Encryption Levels not compatible\"", inner.config.fqdn))
@@ -318,6 +319,11 @@ fn plan_reinvite(inner: &Inner, st: &mut State, leg: Leg, req: &Message, offered
         let ours = call.leg(leg).ours;
         return Plan::Answer(call.next_sdp(leg, ours));
     }
+    if inner.config.defects.has(Defect::HoldNotRelayed) {
+        // Mirrors the offer's direction back without asking the far side.
+        call.leg_mut(leg).theirs = offered;
+        return Plan::Answer(call.next_sdp(leg, offered));
+    }
     let far = leg.other();
     let sdp = call.next_sdp(far, offered);
     let via = inner.via(far, rng);
@@ -369,6 +375,7 @@ async fn bye(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
         Err(code) => return inner.reply_on(leg, id, &req, code, reason(code)),
     };
     inner.reply_on(leg, id, &req, 200, reason(200));
+    let far_bye = far_bye.filter(|_| !inner.config.defects.has(Defect::ByeNotRelayed));
     if let (Some(bye), Some(peer)) = (far_bye, inner.peer(far)) {
         // Whatever the far side answers, the call is over on the gateway's side.
         let _ = inner.endpoint(far).request(bye, peer).await;
@@ -392,6 +399,9 @@ async fn cancel(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
     };
     let Some(callee_invite) = found else { return inner.reply_on(leg, id, &req, 481, reason(481)) };
     inner.reply_on(leg, id, &req, 200, reason(200));
+    if inner.config.defects.has(Defect::CancelWithout487) {
+        return;
+    }
     if let (Some(invite), Some(peer)) = (callee_invite, inner.peer(leg.other())) {
         let _ = inner.endpoint(leg.other()).request(MessageBuilder::cancel_for(&invite).build(), peer).await;
     }

@@ -12,7 +12,7 @@ use body::{ConsumerIm, Typing};
 
 use super::policy::aor;
 use super::reply::{Refusal, reason};
-use super::{Conversation, ImSession, Inner, Leg, Msa, State};
+use super::{Conversation, Defect, ImSession, Inner, Leg, Msa, State};
 use crate::net::token;
 use crate::sip::dialog::{Dialog, DialogKey};
 use crate::sip::txn::TxnId;
@@ -68,7 +68,7 @@ impl State {
 impl Inner {
     /// The Lync-side URI of a Skype account, honouring seeded defects.
     pub(super) fn present(&self, msa: &Msa) -> String {
-        if self.config.defects.undecorated_custom_domains {
+        if self.config.defects.has(Defect::UndecoratedCustomDomains) {
             return msa.consumer_uri();
         }
         self.config.namespaces.lync_uri_of_msa(msa)
@@ -180,7 +180,7 @@ async fn invite_from_lync(inner: &Inner, id: TxnId, req: Message) {
         }
     };
     let conv = Conversation { lync_user: from, msa };
-    if let Some(text) = &first {
+    if let Some(text) = first.as_ref().filter(|_| !inner.config.defects.has(Defect::FirstImDropped)) {
         let resp = inner.to_consumer(&conv, body::PLAIN, text.clone()).await;
         if !is_success(resp.as_ref()) {
             return inner.relay_failure(Leg::Enterprise, id, &req, resp.as_ref());
@@ -261,6 +261,9 @@ async fn message_from_lync(inner: &Inner, id: TxnId, req: Message) {
 
 /// Typing in a Lync session: KeyboardActivity becomes an isComposing MESSAGE.
 async fn info_from_lync(inner: &Inner, id: TxnId, req: Message) {
+    if inner.config.defects.has(Defect::TypingNotTranslated) {
+        return inner.reply(id, &req, 200, reason(200));
+    }
     let read = |r: &Message| body::lync_typing(r).map(|t| (body::ISCOMPOSING, body::iscomposing(t)));
     lync_to_consumer(inner, id, &req, read).await;
 }
@@ -296,9 +299,16 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     let conv = Conversation { lync_user: req.request_uri().and_then(aor).unwrap_or_default(), msa };
     match body::consumer_im(&req) {
         Err(refusal) => inner.refuse(Leg::Consumer, id, &req, &refusal),
+        Ok(ConsumerIm::Text(text)) if inner.config.defects.has(Defect::ImAcceptedBeforeDelivery) => {
+            inner.reply_consumer(id, &req, 200, reason(200));
+            let _ = text_to_lync(inner, &conv, &text).await;
+        }
         Ok(ConsumerIm::Text(text)) => {
             let resp = text_to_lync(inner, &conv, &text).await;
             inner.relay(Leg::Consumer, id, &req, resp.as_ref());
+        }
+        Ok(ConsumerIm::Typing(_)) if inner.config.defects.has(Defect::TypingNotTranslated) => {
+            inner.reply_consumer(id, &req, 200, reason(200));
         }
         Ok(ConsumerIm::Typing(typing)) => match typing_to_lync(inner, &conv, typing).await {
             Some(resp) => inner.relay(Leg::Consumer, id, &req, resp.as_ref()),

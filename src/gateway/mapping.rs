@@ -16,6 +16,9 @@ pub struct Namespaces {
     /// Domains of legacy Skype names without a Microsoft account (`skype.com`): such users
     /// cannot federate (flows.md, "Identities").
     pub legacy_domains: Vec<String>,
+    /// The seeded defect `escaped-parens-kept`: read the user part as written, so
+    /// `bob%28contoso.com%29@msn.com` reaches no account.
+    pub keep_escapes: bool,
 }
 
 impl Default for Namespaces {
@@ -25,6 +28,7 @@ impl Default for Namespaces {
             consumer_domains: ["msn.com", "outlook.com", "live.com", "hotmail.com"].map(String::from).to_vec(),
             enterprise_domains: Vec::new(),
             legacy_domains: vec!["skype.com".into()],
+            keep_escapes: false,
         }
     }
 }
@@ -82,7 +86,8 @@ impl Namespaces {
     /// domain → as is. `%28`/`%29` are unescaped first, so both spellings reach one account.
     pub fn msa_of_lync_uri(&self, uri: &str) -> Result<Msa, NotAnMsa> {
         let u = SipUri::parse(uri).map_err(|e| NotAnMsa::Malformed(e.to_string()))?;
-        let user = u.user_unescaped().ok_or_else(|| NotAnMsa::Malformed(format!("{uri} has no user part")))?;
+        let user = if self.keep_escapes { u.user.clone() } else { u.user_unescaped() };
+        let user = user.ok_or_else(|| NotAnMsa::Malformed(format!("{uri} has no user part")))?;
         let host = u.host.to_ascii_lowercase();
         if host == self.routing_domain
             && let Some(inner) = user.strip_suffix(')')

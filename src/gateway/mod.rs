@@ -6,6 +6,7 @@
 mod availability;
 mod call;
 mod categories;
+mod defects;
 mod im;
 pub mod mapping;
 mod pidf;
@@ -21,28 +22,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::Deserialize;
-
 use crate::net::{EndpointConfig, EndpointHandle, Incoming, Tap, start};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::Peer;
 use crate::sip::wire::Method;
+pub use defects::{Defect, Defects};
 pub use mapping::{Msa, Namespaces};
 use subscription::SubscriptionPair;
-
-/// Deliberate defects, for proving that the suite catches a broken gateway.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Defects {
-    /// Present custom-domain MSAs undecorated (`bob@contoso.com` instead of
-    /// `bob(contoso.com)@msn.com`): breaks PROTOCOL.md §6 req 4.
-    #[serde(default)]
-    pub undecorated_custom_domains: bool,
-    /// Serve every Skype watcher of a Lync user the latest state any watcher's subscription
-    /// returned: leaks a blocked watcher's view (breaks PROTOCOL.md §6 req 8).
-    #[serde(default)]
-    pub shared_presence_cache: bool,
-}
 
 /// The gateway's configuration (from the SUT profile).
 #[derive(Debug, Clone)]

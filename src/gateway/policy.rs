@@ -1,7 +1,7 @@
 //! Administrator policy (flows.md "Administrator policy", PROTOCOL.md §6 req 31): which users
 //! may use the gateway, and the refusal forms each leg gets.
 
-use super::Inner;
+use super::{Defect, Inner};
 use crate::sip::txn::TxnId;
 use crate::sip::wire::ms::MsDiagnostics;
 use crate::sip::wire::{Message, MessageBuilder, SipUri};
@@ -36,7 +36,8 @@ pub(super) enum ConsumerRefusal {
 impl Inner {
     /// True when the Lync user (`user@domain`) may use public IM connectivity.
     pub(super) fn lync_user_enabled(&self, aor: &str) -> bool {
-        self.config.namespaces.is_enterprise(domain(aor)) && self.config.enterprise_users.contains(aor)
+        self.config.namespaces.is_enterprise(domain(aor))
+            && (self.config.enterprise_users.contains(aor) || self.config.defects.has(Defect::DisabledUserReachable))
     }
 
     /// 403 to a Lync request from a user the policy does not enable: the Warning the IM path
@@ -63,7 +64,9 @@ impl Inner {
         if !ns.is_enterprise(domain(&target)) {
             return Some(ConsumerRefusal::UnknownDomain);
         }
-        (!self.config.enterprise_users.contains(&target)).then_some(ConsumerRefusal::NotEnabled)
+        let enabled =
+            self.config.enterprise_users.contains(&target) || self.config.defects.has(Defect::DisabledUserReachable);
+        (!enabled).then_some(ConsumerRefusal::NotEnabled)
     }
 
     /// Answers a consumer request refused by [`Inner::consumer_refusal`].

@@ -57,8 +57,13 @@ impl SutProfile {
 
     /// The profile shipped as `scenarios/sut/embedded.yaml`.
     pub fn embedded() -> Self {
-        load_profile("scenarios/sut/embedded.yaml", include_str!("../../scenarios/sut/embedded.yaml"))
+        load_profile("scenarios/sut/embedded.yaml", Self::embedded_yaml())
             .unwrap_or_else(|e| panic!("built-in profile: {e}"))
+    }
+
+    /// The text of `scenarios/sut/embedded.yaml`, as built in.
+    pub fn embedded_yaml() -> &'static str {
+        include_str!("../../scenarios/sut/embedded.yaml")
     }
 
     /// The reference gateway's configuration for this profile.
@@ -66,7 +71,11 @@ impl SutProfile {
         GatewayConfig {
             ip,
             fqdn: self.fqdn.clone(),
-            namespaces: Namespaces { enterprise_domains: self.enterprise_domains.clone(), ..Namespaces::default() },
+            namespaces: Namespaces {
+                enterprise_domains: self.enterprise_domains.clone(),
+                keep_escapes: self.defects.has(crate::gateway::Defect::EscapedParensKept),
+                ..Namespaces::default()
+            },
             enterprise_users: self.enterprise_users.iter().map(|u| u.to_ascii_lowercase()).collect::<BTreeSet<_>>(),
             defects: self.defects.clone(),
         }

@@ -80,6 +80,8 @@ pub(in crate::gateway) struct RelayConfig {
     pub consumer: ConsumerSide,
     /// The CNAME of the gateway's SDES items.
     pub cname: String,
+    /// Seeded defects the relay applies (payload numbers, SSRC, DTMF).
+    pub defects: crate::gateway::Defects,
 }
 
 /// A running relay; dropping it stops the task and closes the sockets.

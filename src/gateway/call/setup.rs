@@ -13,7 +13,7 @@ use super::translate::{self, ConsumerMedia, KEY_SALT_LEN, LocalConsumer, LocalLy
 use super::{Call, Inviting, LegSdp, Phase, payloads, refuse_media, single};
 use crate::gateway::policy::aor;
 use crate::gateway::reply::reason;
-use crate::gateway::{Inner, Leg};
+use crate::gateway::{Defect, Inner, Leg};
 use crate::net::{Heard, NetError, token};
 use crate::sdp::Direction;
 use crate::sip::dialog::Dialog;
@@ -38,6 +38,9 @@ impl Caller<'_> {
     /// Relays a callee-leg provisional response (not 100: that one is hop by hop).
     fn provisional(&self, resp: &Message) {
         let Some(code) = resp.status().filter(|c| (101..200).contains(c)) else { return };
+        if self.inner.config.defects.has(Defect::RingingNotRelayed) {
+            return;
+        }
         let why = resp.reason().filter(|r| !r.is_empty()).unwrap_or("Ringing");
         let msg = MessageBuilder::response_to(self.req, code, why, Some(&self.tag))
             .header("Contact", self.inner.contact(self.leg))
@@ -207,6 +210,7 @@ fn relay_config(
         },
         consumer: ConsumerSide { pay: pays.1, ssrc: lc.ssrc, rtp: consumer.rtp, rtcp: consumer.rtcp },
         cname: format!("gw@{}", inner.config.fqdn),
+        defects: inner.config.defects.clone(),
     }
 }
 
@@ -278,7 +282,10 @@ pub(super) async fn from_lync(inner: &Inner, id: TxnId, req: Message) {
     };
     let Some((lync_dialog, branch, call_id)) = caller_ids(&caller) else { return };
     let Ok(sockets) = Sockets::bind(inner.config.ip).await else { return caller.reply(500, reason(500)) };
-    let (ll, lc) = locals(inner, &sockets);
+    let (mut ll, lc) = locals(inner, &sockets);
+    if inner.config.defects.has(Defect::SrtpKeyReused) {
+        ll.key = lync.key.clone();
+    }
     let offer = lync.offered.renumbered(Leg::Consumer);
     let consumer_call_id = token(&mut inner.lock().rng, 24);
     let msg = invite(inner, Leg::Consumer, &format!("sip:{from}"), &msa.consumer_uri(), &consumer_call_id, 1)
@@ -369,7 +376,8 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     let key = inner.lock().calls.insert(call, call_id, lync_call_id.clone());
     let mut sent = first;
     let mut result = ring(&caller, sent.clone()).await;
-    if result.as_ref().ok().and_then(Message::status) == Some(415) && !is_cancelled(inner, key) {
+    let retry = !inner.config.defects.has(Defect::No415Retry);
+    if retry && result.as_ref().ok().and_then(Message::status) == Some(415) && !is_cancelled(inner, key) {
         // The pool refuses multipart (MS-SIPRE §3.15.5.2): once more with the v19 SDP alone,
         // in the same dialog-to-be (same From tag and Call-ID), CSeq + 1.
         let from_header = sent.value("From").map(|f| f.into_owned()).unwrap_or_default();

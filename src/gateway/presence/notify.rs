@@ -9,7 +9,7 @@ use super::{ANSWER_WAIT, REAP_AFTER, TURN_WAIT, far_resubscribe};
 use crate::gateway::availability::ConsumerState;
 use crate::gateway::reply::reason;
 use crate::gateway::subscription::{BodyFormat, Delivery, SubState, SubscriptionPair, delivery};
-use crate::gateway::{Inner, Leg, State, categories, pidf};
+use crate::gateway::{Defect, Defects, Inner, Leg, State, categories, pidf};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, Method};
@@ -78,7 +78,7 @@ pub(super) async fn notification(inner: &Arc<Inner>, leg: Leg, id: TxnId, req: M
     if !matches!(timeout(ANSWER_WAIT, answered.wait_for(|a| *a)).await, Ok(Ok(_))) {
         return refuse(481, reason(481));
     }
-    if inner.config.defects.shared_presence_cache
+    if inner.config.defects.has(Defect::SharedPresenceCache)
         && leg == Leg::Enterprise
         && let Some(p) = presence
     {
@@ -110,7 +110,16 @@ async fn share_with_other_watchers(inner: &Arc<Inner>, pair_id: u64, presence: C
 }
 
 /// The body a watcher is served for `state`.
-fn render_for(pair: &SubscriptionPair, state: ConsumerState) -> (&'static str, String) {
+fn render_for(pair: &SubscriptionPair, state: ConsumerState, defects: &Defects) -> (&'static str, String) {
+    let state = match state {
+        ConsumerState::Busy if defects.has(Defect::BusyShownAsAway) && pair.watcher_leg == Leg::Consumer => {
+            ConsumerState::Away
+        }
+        ConsumerState::Away if defects.has(Defect::AwayPublishedAsBusy) && pair.watcher_leg == Leg::Enterprise => {
+            ConsumerState::Busy
+        }
+        s => s,
+    };
     match (pair.watcher_leg, pair.format) {
         (Leg::Consumer, _) => (pidf::CONTENT_TYPE, pidf::render(&format!("sip:{}", pair.lync_user), state)),
         (Leg::Enterprise, BodyFormat::Pidf) => (pidf::CONTENT_TYPE, pidf::render(&pair.presented, state)),
@@ -131,7 +140,19 @@ async fn forward(
     state: SubState,
     presence: Option<ConsumerState>,
 ) {
-    let Some(lock) = inner.lock().subscriptions.get(&pair_id).map(|p| Arc::clone(&p.send_lock)) else { return };
+    let Some((lock, watcher_leg)) =
+        inner.lock().subscriptions.get(&pair_id).map(|p| (Arc::clone(&p.send_lock), p.watcher_leg))
+    else {
+        return;
+    };
+    let (header, state, presence) = if state == SubState::Pending
+        && watcher_leg == Leg::Consumer
+        && inner.config.defects.has(Defect::PendingShownActive)
+    {
+        (None, SubState::Active, Some(ConsumerState::Offline))
+    } else {
+        (header, state, presence)
+    };
     let Ok(guard) = timeout(TURN_WAIT, lock.lock_owned()).await else {
         tracing::warn!(pair_id, "notification not forwarded: the watcher's dialog stayed busy");
         return;
@@ -158,7 +179,7 @@ async fn forward(
                 .header("Event", "presence")
                 .header("Subscription-State", header);
             if let Some(p) = presence.filter(|_| state == SubState::Active) {
-                let (content_type, body) = render_for(pair, p);
+                let (content_type, body) = render_for(pair, p, &inner.config.defects);
                 b = b.body(content_type, body);
             }
             pair.told = Some(state);

@@ -3,8 +3,8 @@
 
 use tokio::time::timeout;
 
-use crate::gateway::Defects;
 use crate::gateway::testing::{Rig, WAIT, assert_quiet, next_request, ok, request};
+use crate::gateway::{Defect, Defects};
 use crate::sip::dialog::Dialog;
 use crate::sip::wire::{Message, MessageBuilder, Method};
 
@@ -397,7 +397,7 @@ async fn a_skype_watcher_refreshes_then_unsubscribes() {
 
 #[tokio::test]
 async fn the_shared_presence_cache_defect_leaks_another_watchers_state_first() {
-    let mut rig = Rig::with_defects(Defects { shared_presence_cache: true, ..Defects::default() }).await;
+    let mut rig = Rig::with_defects(Defects::of([Defect::SharedPresenceCache])).await;
     // bob is blocked: the pool serves his subscription 18500 (Offline).
     let (mut bob_pool, _bob, pool_contact) = skype_subscribes(&mut rig, "bob@contoso.com", "b").await;
     let via = rig.pool_via();

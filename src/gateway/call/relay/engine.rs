@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::RelayConfig;
+use crate::gateway::Defect;
 use crate::gateway::call::codec::LegPayload;
 use crate::media::demux::{PacketKind, classify};
 use crate::media::rtcp::{self, ReportBlock, Rtcp, SdesCname, SenderInfo, SenderReport};
@@ -209,10 +210,22 @@ impl Engine {
             }
             Side::Consumer => (map_pt(header.pt, consumer, lync), self.cfg.lync.ssrc),
         };
-        let Some(pt) = pt else {
+        let Some(mut pt) = pt else {
             tracing::debug!(pt = header.pt, ?from, "RTP with a payload type not negotiated: dropped");
             return;
         };
+        let defects = &self.cfg.defects;
+        let te = if from == Side::Lync { lync.te } else { consumer.te };
+        if defects.has(Defect::DtmfDropped) && te == Some(header.pt) {
+            return;
+        }
+        if defects.has(Defect::PtPassthrough) {
+            pt = header.pt;
+        }
+        let mut ssrc = ssrc;
+        if defects.has(Defect::SsrcChangedMidCall) && from == Side::Lync && self.to_consumer.packets >= 10 {
+            ssrc = ssrc.wrapping_add(1).max(1);
+        }
         let stats = if from == Side::Lync { &mut self.from_lync } else { &mut self.from_consumer };
         stats.on_packet(&header, payload.len(), since);
         if rtp::set_pt(&mut packet, pt).is_err() || rtp::set_ssrc(&mut packet, Ssrc(ssrc)).is_err() {
@@ -312,6 +325,7 @@ mod tests {
             },
             consumer: ConsumerSide { pay: pay(104, 101), ssrc: 77, rtp: addr(6000), rtcp: addr(6001) },
             cname: "gw@test".into(),
+            defects: crate::gateway::Defects::default(),
         })
         .unwrap()
     }
