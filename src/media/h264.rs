@@ -2,5 +2,7 @@
 //! §3.4).
 
 pub mod nal;
+pub mod source;
 
 pub use nal::{H264Error, NalHeader, NalType};
+pub use source::{AccessUnit, VideoConfig, VideoSource};
