@@ -13,6 +13,7 @@
 
 pub mod demux;
 pub mod dtmf;
+pub mod feedback;
 pub mod h264;
 pub mod rtcp;
 pub mod rtp;
