@@ -321,7 +321,7 @@ impl Fir {
     /// Reads the FIR of a PSFB FMT 4 packet; reserved bytes are ignored.
     pub fn from_psfb(p: &Psfb) -> Result<Self, FeedbackError> {
         expect_format(p, PsfbFormat::Fir)?;
-        if p.fci.is_empty() || p.fci.len() % FIR_ENTRY_LEN != 0 {
+        if p.fci.is_empty() || !p.fci.len().is_multiple_of(FIR_ENTRY_LEN) {
             return Err(FeedbackError::Invalid("FIR FCI is not a whole number of 8-byte entries"));
         }
         let entries = p
