@@ -587,6 +587,8 @@ mod tests {
         let with = insert(&orig, &pacsi, 1200).unwrap();
         assert_eq!(with.len(), orig.len(), "PACSI aggregated, no extra packet");
         assert!(starts_with_pacsi(&with) && !starts_with_pacsi(&orig));
+        let late = build_stap_a(&[nal(0x67, 15), pacsi.clone()]);
+        assert!(!starts_with_pacsi(&[late]), "a PACSI second in a STAP-A is not first (MS-H264PF §2.2.4)");
         let Ok(Payload::StapA(units)) = packetize::parse(&with[0]) else { panic!("not a STAP-A") };
         assert_eq!(units.len(), 3);
         assert_eq!(units[0], &pacsi[..]);

@@ -353,6 +353,8 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(a[0].nals[..2], c[0].nals[..2], "parameter sets depend only on the format");
+        let sizes = |aus: &[AccessUnit]| aus.iter().map(|au| au.nals.last().unwrap().len()).collect::<Vec<_>>();
+        assert_ne!(sizes(&a), sizes(&c), "slice sizes follow the seed");
     }
 
     #[test]
