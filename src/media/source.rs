@@ -183,7 +183,7 @@ fn payload_bytes(seed: u64, index: u32, len: usize) -> Vec<u8> {
 }
 
 /// SplitMix64 of (seed, index, word): stable across versions, unlike a library RNG.
-fn mix(seed: u64, index: u32, word: u64) -> u64 {
+pub(super) fn mix(seed: u64, index: u32, word: u64) -> u64 {
     let mut z = seed
         .wrapping_add(u64::from(index).wrapping_mul(0x9e37_79b9_7f4a_7c15))
         .wrapping_add(word.wrapping_mul(0xbf58_476d_1ce4_e5b9));
