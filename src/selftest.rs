@@ -231,7 +231,7 @@ pub async fn run(cfg: &SelftestConfig) -> Result<Vec<Row>, SelftestError> {
 /// defect with the first line of the reason.
 pub fn render(rows: &[Row]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<30} {:>9} {:>7}  verdict", "gateway", "scenarios", "failed");
+    let _ = writeln!(s, "{:<30} {:<22} {:>9} {:>7}  verdict", "gateway", "features", "scenarios", "failed");
     for r in rows {
         let name = r.defect.map_or_else(|| "clean".to_owned(), |d| d.name());
         let verdict = match (r.defect, r.holds()) {
@@ -240,7 +240,8 @@ pub fn render(rows: &[Row]) -> String {
             (Some(_), true) => "caught",
             (Some(_), false) => "NOT CAUGHT",
         };
-        let _ = writeln!(s, "{name:<30} {:>9} {:>7}  {verdict}", r.scenarios, r.caught_by.len());
+        let features = r.features.join(",");
+        let _ = writeln!(s, "{name:<30} {features:<22} {:>9} {:>7}  {verdict}", r.scenarios, r.caught_by.len());
     }
     for r in rows {
         let name = r.defect.map_or_else(|| "clean".to_owned(), |d| d.name());
@@ -282,6 +283,7 @@ mod tests {
         let text = render(&good);
         assert!(text.contains("selftest: 1 of 1 defects caught, clean gateway passes"), "{text}");
         assert!(text.contains("  pt-passthrough: audio: s: why\n"), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("pt-passthrough") && l.contains(" audio ")), "{text}");
         assert!(!holds(&[row(None, 0), row(Some(Defect::PtPassthrough), 0)]));
         assert!(!holds(&[row(None, 1), row(Some(Defect::PtPassthrough), 1)]));
         assert!(!holds(&[row(Some(Defect::PtPassthrough), 1)]), "without the clean row nothing is proven");
