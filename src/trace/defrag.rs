@@ -129,7 +129,7 @@ impl Defragmenter {
                 f.data.len()
             )));
         }
-        if f.more && f.data.len() % 8 != 0 {
+        if f.more && !f.data.len().is_multiple_of(8) {
             return Err(FragmentError(format!(
                 "IP fragment at offset {} with more fragments to follow holds {} bytes, not a multiple of 8",
                 f.offset,
