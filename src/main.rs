@@ -73,6 +73,28 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Render a capture's canonical trace and compare it with its golden. Roles and steps come
+    /// from the capture's fedcert metadata (suite captures) or from --roles. Without a golden,
+    /// lists the SIP dialogs and announced RTP streams. Exits 0 when the trace matches, 1 with
+    /// a unified diff when it differs, 2 on bad input.
+    Check {
+        /// Capture file (pcap or pcapng).
+        capture: PathBuf,
+        /// Roles file (YAML: "tcp|udp ADDRESS:PORT": harness LEG | gateway LEG | media ACTOR),
+        /// for a capture without fedcert metadata.
+        #[arg(long)]
+        roles: Option<PathBuf>,
+        /// Golden name (`<feature>__<scenario-slug>`); default: the one in the metadata.
+        #[arg(long)]
+        golden: Option<String>,
+        /// Golden snapshots directory.
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
+        /// Machine-readable counts only: `sip udp N`, `sip tcp N`, and
+        /// `rtp SRC DST 0xSSRC PTS PACKETS` per RTP stream an SDP announced.
+        #[arg(long)]
+        list: bool,
+    },
     /// Count the SIP messages fedcert reads in captures (pcap or pcapng); malformed ones are
     /// listed with their frame number.
     SipCount {
@@ -133,6 +155,7 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             print!("{}", selftest::render(&rows));
             Ok(if selftest::holds(&rows) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        Command::Check { capture, roles, golden, snapshots, list } => check(&capture, roles, golden, &snapshots, list),
         Command::SipCount { files } => {
             let mut bad = false;
             for f in files {
@@ -148,6 +171,72 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+    }
+}
+
+fn check(
+    path: &std::path::Path,
+    roles: Option<PathBuf>,
+    golden: Option<String>,
+    snapshots: &std::path::Path,
+    list: bool,
+) -> anyhow::Result<ExitCode> {
+    use fedcert::trace::{check, listing, roles::Roles};
+    let file = path.display().to_string();
+    let capture = fedcert::trace::read_capture_file(path)?;
+    for n in &capture.notes {
+        eprintln!("note: {n}");
+    }
+    let records = fedcert::trace::sip_messages(&capture.packets);
+    for r in &records {
+        if let Err(e) = &r.result {
+            eprintln!("note: {file}: frame {}: not a SIP message: {e}", r.frame);
+        }
+    }
+    if list {
+        print!("{}", listing::listing(&capture.packets, &records).machine());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let roles = match roles {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(&p).with_context(|| format!("{}: cannot read the roles file", p.display()))?;
+            Some(Roles::parse_yaml(&text, &p.display().to_string()).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    let meta = fedcert::trace::meta::CaptureMeta::from_comments(&capture.section_comments)
+        .map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    if meta.is_none() && roles.is_none() {
+        if let Some(g) = golden {
+            anyhow::bail!("{file}: no fedcert metadata, so comparing with golden `{g}` needs --roles FILE");
+        }
+        print!("{}", listing::listing(&capture.packets, &records).human());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let traced = check::trace_of(&capture, &file, roles.as_ref()).map_err(anyhow::Error::msg)?;
+    for n in &traced.notes {
+        eprintln!("note: {n}");
+    }
+    let Some(name) = golden.or_else(|| traced.meta.as_ref().map(|m| m.golden.clone())) else {
+        print!("{}", traced.rendered.text);
+        return Ok(ExitCode::SUCCESS);
+    };
+    let name = name.strip_suffix(".snap").unwrap_or(&name).to_owned();
+    let golden_path = snapshots.join(format!("{name}.snap"));
+    let snap = std::fs::read_to_string(&golden_path)
+        .with_context(|| format!("golden `{name}`: cannot read {}", golden_path.display()))?;
+    let body = fedcert::suite::golden::body(&snap);
+    match check::golden_diff(&golden_path.display().to_string(), &body, &traced.rendered.text, &file) {
+        None => {
+            println!("{file}: the canonical trace matches golden {name} ({} SIP messages)", traced.rendered.messages);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(diff) => {
+            print!("{diff}");
+            println!("{file}: the canonical trace differs from golden {name}");
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -119,3 +119,103 @@ fn an_undefined_step_fails_the_run() {
         .code(1)
         .stdout(predicate::str::contains("0 passed, 1 failed"));
 }
+
+/// Runs one IM scenario through `fedcert run` and returns (tempdir, its pcapng).
+fn one_suite_capture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let out = tempfile::tempdir().unwrap();
+    let feature = out.path().join("im.feature");
+    let text = std::fs::read_to_string(Path::new(ROOT).join("features/im.feature")).unwrap();
+    // The Feature header and Background, then the first scenario only (its golden is found by
+    // the feature file's name and the scenario's title).
+    let first = text.find("\n  @req-1 ").unwrap();
+    let second = text[first + 1..].find("\n  @").unwrap() + first + 1;
+    std::fs::write(&feature, &text[..second]).unwrap();
+    cargo_bin_cmd!("fedcert")
+        .current_dir(ROOT)
+        .args(["run", "--features"])
+        .arg(&feature)
+        .arg("--captures")
+        .arg(out.path().join("captures"))
+        .arg("--reports")
+        .arg(out.path().join("reports"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 passed, 0 failed"));
+    let pcap = out.path().join(
+        "captures/embedded/im/lync-user-sends-an-im-to-a-skype-user-with-a-custom-domain-microsoft-account.pcapng",
+    );
+    assert!(pcap.exists(), "{}", pcap.display());
+    (out, pcap)
+}
+
+#[test]
+fn check_matches_a_suite_capture_with_its_golden_and_diffs_it_against_another() {
+    let (_dir, pcap) = one_suite_capture();
+    cargo_bin_cmd!("fedcert")
+        .current_dir(ROOT)
+        .arg("check")
+        .arg(&pcap)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("matches golden im__lync-user-sends-an-im-to-a-skype-user-with-a-custom"));
+    cargo_bin_cmd!("fedcert")
+        .current_dir(ROOT)
+        .arg("check")
+        .arg(&pcap)
+        .args(["--golden", "im__a-skype-image-is-refused-with-415"])
+        .assert()
+        .code(1)
+        .stdout(
+            predicate::str::contains("--- snapshots/im__a-skype-image-is-refused-with-415.snap")
+                .and(predicate::str::contains("-scenario: A Skype image is refused with 415"))
+                .and(predicate::str::contains("+scenario: Lync user sends an IM")),
+        );
+    // The listing form needs no roles: one dialog of INVITE, 200, ACK … on both legs.
+    cargo_bin_cmd!("fedcert")
+        .arg("check")
+        .arg("--list")
+        .arg(&pcap)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_match(r"^sip udp [1-9][0-9]*\nsip tcp [1-9][0-9]*\n$").unwrap());
+}
+
+#[test]
+fn check_names_bad_input_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pcapng");
+    std::fs::write(&junk, b"\x0a\x0d\x0d\x0a not really").unwrap();
+    cargo_bin_cmd!("fedcert").arg("check").arg(&junk).assert().code(2).stderr(predicate::str::contains("junk.pcapng"));
+    cargo_bin_cmd!("fedcert")
+        .args(["check", "no/such/capture.pcap"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no/such/capture.pcap"));
+    cargo_bin_cmd!("fedcert").args(["check"]).assert().code(2).stderr(predicate::str::contains("CAPTURE"));
+    let fixture = Path::new(ROOT).join("tests/fixtures/pcap/loopback_lo.pcapng");
+    let roles = dir.path().join("roles.yaml");
+    std::fs::write(&roles, "\"tcp 127.0.0.1:5061\": harness enterprise\n\"udp 127.0.0.1:99999\": gateway consumer\n")
+        .unwrap();
+    cargo_bin_cmd!("fedcert")
+        .arg("check")
+        .arg(&fixture)
+        .arg("--roles")
+        .arg(&roles)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("roles.yaml").and(predicate::str::contains("\"udp 127.0.0.1:99999\"")));
+    cargo_bin_cmd!("fedcert")
+        .arg("check")
+        .arg(&fixture)
+        .args(["--golden", "im__x"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--roles"));
+    // Without metadata, roles or golden: the dialogs, by Call-ID, with frames.
+    cargo_bin_cmd!("fedcert")
+        .arg("check")
+        .arg(&fixture)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("5 SIP messages in").and(predicate::str::contains("call-1  ")));
+}

@@ -4,7 +4,7 @@
 
 mod call_steps;
 mod contact_steps;
-pub(crate) mod golden;
+pub mod golden;
 mod im_steps;
 mod steps;
 mod world;
@@ -16,7 +16,7 @@ use cucumber::event::ScenarioFinished;
 use cucumber::{World as _, WriterExt as _, writer};
 use serde::Serialize;
 
-pub use world::{FedWorld, slug};
+pub use world::{FedWorld, Finished, slug};
 
 use crate::sut::SutProfile;
 
@@ -174,21 +174,29 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
         })
         .after(|_, _, scenario, finished, world| {
             Box::pin(async move {
-                let verdict = match finished {
+                let mut verdict = match finished {
                     ScenarioFinished::StepPassed => "passed",
                     _ => "failed",
                 };
-                let reason = failure_reason(finished);
+                let mut reason = failure_reason(finished);
                 if let Some(w) = world
-                    && let Some((pcap, sip_messages, rtp_streams)) = w.finish(verdict != "passed").await
+                    && let Some(done) = w.finish(verdict != "passed").await
                 {
+                    if let Some(fault) = done.evidence_fault {
+                        eprintln!("── {}: {fault}", scenario.name);
+                        verdict = "failed";
+                        reason = Some(match reason {
+                            Some(r) => format!("{r}; and {fault}"),
+                            None => fault,
+                        });
+                    }
                     let a = Artefact {
                         feature: w.feature.clone(),
                         scenario: scenario.name.clone(),
                         verdict: verdict.into(),
-                        pcap,
-                        sip_messages,
-                        rtp_streams,
+                        pcap: done.pcap,
+                        sip_messages: done.sip_messages,
+                        rtp_streams: done.rtp_streams,
                         reason,
                     };
                     ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);

@@ -13,6 +13,8 @@ use crate::gateway::{Gateway, NextHops};
 use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
 use crate::trace::canonical::{self, Cast, Rendered, StepLine, TraceProfile};
+use crate::trace::meta::CaptureMeta;
+use crate::trace::roles::{Role, Roles};
 
 /// The text of the step that compares a scenario's trace with its golden.
 pub const GOLDEN_STEP: &str = "the canonical trace matches its golden";
@@ -31,8 +33,24 @@ pub struct Running {
     pub consumer: SimSide,
     /// The scenario's tap.
     pub tap: Tap,
-    /// Who is who on the wire.
+    /// Who is who on the wire (the renderer's view of `roles`).
     pub cast: Cast,
+    /// Who is who on the wire, by leg, as a capture's metadata records it.
+    pub roles: Roles,
+}
+
+/// What a finished scenario left behind.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// The capture.
+    pub pcap: PathBuf,
+    /// SIP messages the harness sent and received.
+    pub sip_messages: usize,
+    /// RTP streams the harness counted.
+    pub rtp_streams: Vec<canonical::RtpStreamCount>,
+    /// Why the capture is not faithful evidence: it could not be written, or the trace
+    /// rendered from it differs from the trace rendered from the tap. The scenario fails.
+    pub evidence_fault: Option<String>,
 }
 
 /// The world of one scenario.
@@ -103,17 +121,18 @@ impl FedWorld {
             enterprise: enterprise.endpoint().tcp_addr(),
             consumer: consumer.endpoint().udp_addr(),
         });
-        let mut cast = Cast::default();
-        for s in [&enterprise, &consumer] {
-            cast.harness.insert((Transport::Udp, s.endpoint().udp_addr()));
-            cast.harness.insert((Transport::Tcp, s.endpoint().tcp_addr()));
+        let mut roles = Roles::default();
+        for (s, side) in [(&enterprise, Side::Enterprise), (&consumer, Side::Consumer)] {
+            roles.insert(Transport::Udp, s.endpoint().udp_addr(), Role::Harness(side));
+            roles.insert(Transport::Tcp, s.endpoint().tcp_addr(), Role::Harness(side));
         }
-        cast.gateway.insert((Transport::Tcp, gateway.enterprise_face()));
-        cast.gateway.insert((Transport::Udp, gateway.consumer_face()));
+        roles.insert(Transport::Tcp, gateway.enterprise_face(), Role::Gateway(Side::Enterprise));
+        roles.insert(Transport::Udp, gateway.consumer_face(), Role::Gateway(Side::Consumer));
         // A consumer-leg request over 1300 bytes comes over TCP to the UDP face's port (RFC
         // 3261 §18.1.1).
-        cast.gateway.insert((Transport::Tcp, gateway.consumer_face()));
-        self.running = Some(Running { gateway, enterprise, consumer, tap, cast });
+        roles.insert(Transport::Tcp, gateway.consumer_face(), Role::Gateway(Side::Consumer));
+        let cast = roles.cast();
+        self.running = Some(Running { gateway, enterprise, consumer, tap, cast, roles });
         Ok(())
     }
 
@@ -181,8 +200,23 @@ impl FedWorld {
 
     /// Who is who on the wire, with the media sockets made so far.
     fn cast(&self) -> Cast {
+        self.roles().cast()
+    }
+
+    /// The roles, with the media sockets made so far.
+    fn roles(&self) -> Roles {
         let run = self.run();
-        Cast { media: run.tap.names(), ..run.cast.clone() }
+        let mut roles = run.roles.clone();
+        for (addr, owner) in run.tap.names() {
+            roles.insert(Transport::Udp, addr, Role::Media(owner));
+        }
+        roles
+    }
+
+    /// The steps a golden covers: all so far but the golden step itself.
+    fn covered_steps(&self) -> &[StepLine] {
+        let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.text.ends_with(GOLDEN_STEP)));
+        &self.steps[..n]
     }
 
     /// The golden's name.
@@ -194,10 +228,9 @@ impl FedWorld {
     /// under `reports/traces/` and printed, so the failure shows where the ladder diverged.
     fn report_failure(&self, seen: &[canonical::Seen], media: &[canonical::MediaSeen]) {
         // A failed golden step is itself no traffic: leave it out of the ladder.
-        let n = self.steps.len() - usize::from(self.steps.last().is_some_and(|s| s.text.ends_with(GOLDEN_STEP)));
         let so_far = canonical::render_with_media(
             &self.title,
-            &self.steps[..n],
+            self.covered_steps(),
             seen,
             media,
             &self.cast(),
@@ -227,13 +260,14 @@ impl FedWorld {
 
     /// Where this scenario's capture goes.
     pub fn capture_path(&self) -> PathBuf {
-        config().captures.join(&config().sut.name).join(&self.feature).join(format!("{}.pcap", slug(&self.title)))
+        config().captures.join(&config().sut.name).join(&self.feature).join(format!("{}.pcapng", slug(&self.title)))
     }
 
     /// Writes the capture and stops everything (called from the `after` hook, whatever the
-    /// outcome). Returns the capture path, the number of SIP messages the harness saw and the
-    /// RTP streams it counted.
-    pub async fn finish(&mut self, failed: bool) -> Option<(PathBuf, usize, Vec<canonical::RtpStreamCount>)> {
+    /// outcome), then reads the capture back through `fedcert check`'s path and compares the
+    /// trace it renders with the one the tap renders: the capture is the evidence a vendor
+    /// gets, so a difference fails the scenario.
+    pub async fn finish(&mut self, failed: bool) -> Option<Finished> {
         let run = self.running.as_ref()?;
         let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
         let events = run.tap.events();
@@ -243,13 +277,48 @@ impl FedWorld {
             self.report_failure(&seen, &media);
         }
         let path = self.capture_path();
-        if let Err(e) = crate::trace::write_pcap_file(&events, &path) {
-            tracing::error!("writing {}: {e}", path.display());
+        let roles = self.roles();
+        let steps = self.covered_steps();
+        let meta = CaptureMeta::new(&self.feature, &self.title, &self.golden_name(), steps, &roles);
+        let evidence_fault = match crate::trace::write_pcapng_file(&events, &meta, &path) {
+            Err(e) => Some(format!("the capture could not be written: {e}")),
+            Ok(_) => {
+                let from_tap = canonical::render_with_media(
+                    &self.title,
+                    steps,
+                    &seen,
+                    &media,
+                    &roles.cast(),
+                    TraceProfile::builtin(),
+                );
+                capture_fault(&path, &from_tap.text)
+            }
+        };
+        if let Some(fault) = &evidence_fault {
+            tracing::error!("{}: {fault}", self.title);
         }
         run.enterprise.shutdown();
         run.consumer.shutdown();
         run.gateway.shutdown();
-        Some((path, seen.len(), canonical::rtp_streams(&media)))
+        Some(Finished {
+            pcap: path,
+            sip_messages: seen.len(),
+            rtp_streams: canonical::rtp_streams(&media),
+            evidence_fault,
+        })
+    }
+}
+
+/// Why the capture at `path` does not reproduce `from_tap`, if it does not.
+fn capture_fault(path: &std::path::Path, from_tap: &str) -> Option<String> {
+    let file = path.display().to_string();
+    let traced = crate::trace::read_capture_file(path)
+        .map_err(|e| e.to_string())
+        .and_then(|c| crate::trace::check::trace_of(&c, &file, None));
+    match traced {
+        Err(e) => Some(format!("the capture cannot be read back: {e}")),
+        Ok(t) => crate::trace::check::golden_diff("trace from the tap", from_tap, &t.rendered.text, &file)
+            .map(|diff| format!("the capture does not reproduce the canonical trace:\n{diff}")),
     }
 }
 

@@ -1,24 +1,35 @@
-//! Packet captures: writing the tap's events as a pcap Wireshark can open, reading pcap and
-//! pcapng files back, and getting the SIP messages out of them.
+//! Packet captures: writing the tap's events as a capture Wireshark can open, reading pcap and
+//! pcapng files back, getting the SIP messages out of them, and rendering a capture's
+//! canonical trace (`fedcert check`).
 //!
-//! - [`write_pcap`] turns [`TapEvent`](crate::net::tap::TapEvent)s into Ethernet/IP/UDP/TCP
-//!   frames. TCP connections get a synthesised handshake, consistent sequence and
-//!   acknowledgement numbers and a FIN exchange, so Wireshark reassembles the streams.
-//! - [`read_capture`] reads pcap and pcapng (Ethernet, BSD loopback, raw IP, Linux cooked v1/v2)
-//!   into [`Packet`]s numbered as tshark numbers frames.
+//! - [`write_pcapng_file`] turns [`TapEvent`](crate::net::tap::TapEvent)s into
+//!   Ethernet/IP/UDP/TCP frames in a pcapng whose section header carries the [`meta`]data
+//!   document and whose packets carry `step N` comments. TCP connections get a synthesised
+//!   handshake, consistent sequence and acknowledgement numbers and a FIN exchange, so
+//!   Wireshark reassembles the streams.
+//! - [`read_capture_file`] reads pcap and pcapng (Ethernet, BSD loopback, raw IP, Linux cooked
+//!   v1/v2) into [`Packet`]s numbered as tshark numbers frames, reassembling IP fragments
+//!   ([`defrag`]).
 //! - [`sip_messages`] reassembles each TCP direction ([`reassembly`]), frames it by
 //!   Content-Length and parses UDP datagrams; a malformed message becomes a [`SipRecord`] whose
 //!   result is the error, with the frame it sits in.
+//! - [`check`] turns a capture back into tap events and renders them with the [`canonical`]
+//!   renderer; [`roles`] says who is who; [`listing`] lists dialogs and RTP streams.
 
 pub mod canonical;
+pub mod check;
+pub mod defrag;
 pub mod extract;
+pub mod listing;
+pub mod meta;
 pub mod pcap_read;
 pub mod pcap_write;
 pub mod reassembly;
+pub mod roles;
 
 pub use extract::{MAX_TRACE_MESSAGE, SipRecord, sip_count, sip_messages};
-pub use pcap_read::{Packet, TcpInfo, read_capture, read_capture_bytes};
-pub use pcap_write::{write_pcap, write_pcap_file};
+pub use pcap_read::{Capture, Packet, TcpInfo, parse_capture, read_capture, read_capture_bytes, read_capture_file};
+pub use pcap_write::{write_pcap, write_pcap_file, write_pcapng, write_pcapng_file};
 
 /// A capture that cannot be written or read. Every variant names the file (or `<memory>`), and
 /// where a frame or event is to blame, its number, and says what was expected.

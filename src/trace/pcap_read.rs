@@ -2,8 +2,11 @@
 //! IPv4 or IPv6, numbered as tshark numbers frames (frames that are not IP/UDP/TCP are skipped
 //! but still counted).
 //!
-//! Link types: ETHERNET, NULL (BSD loopback), RAW, LINUX_SLL, LINUX_SLL2, IPV4, IPV6. IP
-//! fragments are not reassembled (a fragmented datagram is skipped); loopback never fragments.
+//! Link types: ETHERNET, NULL (BSD loopback), RAW, LINUX_SLL, LINUX_SLL2, IPV4, IPV6. IPv4
+//! and IPv6 fragments are reassembled ([`defrag`](super::defrag)); the datagram is numbered by
+//! the frame of its last fragment, as tshark shows it, and one that never completes is skipped
+//! with a note. pcapng comments are kept: the section header's (our metadata document) and
+//! each packet's (`step N`).
 //! The reader never panics and always terminates: every defect of the input is a
 //! [`TraceError`] naming the file, the frame and what was expected.
 
@@ -11,12 +14,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
 use pcap_parser::data::{PacketData, get_packetdata};
+use pcap_parser::pcapng::{OptionCode, PcapNGOption};
 use pcap_parser::traits::PcapNGPacketBlock;
 use pcap_parser::{Block, Linktype, PcapBlockOwned, PcapError, create_reader};
 
 use super::TraceError;
+use super::defrag::{Defragmenter, Fragment, FragmentKey};
 use crate::net::tap::Transport;
 
 /// TCP header fields of a segment.
@@ -61,6 +66,34 @@ pub struct Packet {
     /// The capture holds fewer bytes than the IP header announces (snap length): `payload` is
     /// only the beginning of what was sent.
     pub truncated: bool,
+    /// The frame's first pcapng comment (`opt_comment`); our captures put `step N` there.
+    pub comment: Option<String>,
+}
+
+/// A whole capture: its packets, the comments of its section headers and what was skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capture {
+    /// UDP datagrams and TCP segments, in frame order.
+    pub packets: Vec<Packet>,
+    /// The `opt_comment`s of every pcapng section header block, in file order.
+    pub section_comments: Vec<String>,
+    /// What was skipped and why, each naming the file and frames (IP datagrams whose fragments
+    /// never all arrived).
+    pub notes: Vec<String>,
+}
+
+/// Reads a pcap or pcapng file with its comments and notes.
+pub fn read_capture_file(path: impl AsRef<Path>) -> Result<Capture, TraceError> {
+    let path = path.as_ref();
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| TraceError::Io { file: file.clone(), action: "read", source })?;
+    read_named(&bytes, &file)
+}
+
+/// Reads a pcap or pcapng capture held in memory, with its comments and notes; errors name
+/// `file`.
+pub fn parse_capture(bytes: &[u8], file: &str) -> Result<Capture, TraceError> {
+    read_named(bytes, file)
 }
 
 /// Reads a pcap or pcapng file.
@@ -70,12 +103,12 @@ pub fn read_capture(path: impl AsRef<Path>) -> Result<Vec<Packet>, TraceError> {
     // Captures of a scenario are small: reading the whole file first keeps the reader's buffer
     // logic simple (a record can never be larger than the buffer).
     let bytes = std::fs::read(path).map_err(|source| TraceError::Io { file: file.clone(), action: "read", source })?;
-    read_named(&bytes, &file)
+    Ok(read_named(&bytes, &file)?.packets)
 }
 
 /// Reads a pcap or pcapng capture held in memory (errors name the file `<memory>`).
 pub fn read_capture_bytes(bytes: &[u8]) -> Result<Vec<Packet>, TraceError> {
-    read_named(bytes, "<memory>")
+    Ok(read_named(bytes, "<memory>")?.packets)
 }
 
 const PCAPNG_MAGIC: u32 = 0x0A0D_0D0A;
@@ -153,12 +186,20 @@ struct Reader<'f> {
     /// Link type and nanosecond flag of a classic pcap.
     legacy: Option<(Linktype, bool)>,
     interfaces: Vec<Interface>,
-    packets: Vec<Packet>,
+    defrag: Defragmenter,
+    capture: Capture,
 }
 
-fn read_named(bytes: &[u8], file: &str) -> Result<Vec<Packet>, TraceError> {
+fn read_named(bytes: &[u8], file: &str) -> Result<Capture, TraceError> {
     let pcapng = check_magic(bytes, file)?;
-    let mut st = Reader { file, frames: 0, legacy: None, interfaces: Vec::new(), packets: Vec::new() };
+    let mut st = Reader {
+        file,
+        frames: 0,
+        legacy: None,
+        interfaces: Vec::new(),
+        defrag: Defragmenter::new(),
+        capture: Capture::default(),
+    };
     // The buffer holds the whole input, so `BufferTooSmall` can only mean that a record claims
     // more bytes than the file has left.
     let capacity = bytes.len() + 1;
@@ -211,7 +252,23 @@ fn read_named(bytes: &[u8], file: &str) -> Result<Vec<Packet>, TraceError> {
         };
         return Err(TraceError::Frame { file: file.to_owned(), frame: st.frames + 1, what });
     }
-    Ok(st.packets)
+    for i in st.defrag.finish() {
+        let frames = if i.first_frame == i.last_frame {
+            format!("frame {}", i.first_frame)
+        } else {
+            format!("frames {}-{}", i.first_frame, i.last_frame)
+        };
+        st.capture.notes.push(format!(
+            "{file}: {frames}: skipped an IP datagram of which only {} bytes of fragments arrived ({})",
+            i.held, i.why
+        ));
+    }
+    Ok(st.capture)
+}
+
+/// The first `opt_comment` among pcapng options (UTF-8; anything else is not ours).
+fn comment(options: &[PcapNGOption<'_>]) -> Option<String> {
+    options.iter().find(|o| o.code == OptionCode::Comment).and_then(|o| o.as_str().ok()).map(str::to_owned)
 }
 
 impl Reader<'_> {
@@ -235,9 +292,12 @@ impl Reader<'_> {
                 let frac = if nanos { u64::from(b.ts_usec) } else { u64::from(b.ts_usec) * 1000 };
                 let at = Duration::from_secs(u64::from(b.ts_sec)) + Duration::from_nanos(frac);
                 let len = b.data.len().min(b.caplen as usize);
-                self.packet(linktype, at, &b.data[..len]);
+                self.packet(linktype, at, &b.data[..len], None)?;
             }
-            PcapBlockOwned::NG(Block::SectionHeader(_)) => self.interfaces.clear(),
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                self.interfaces.clear();
+                self.capture.section_comments.extend(comment(&shb.options));
+            }
             PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => self.interfaces.push(Interface {
                 linktype: idb.linktype,
                 resolution: idb.ts_resolution(),
@@ -254,12 +314,12 @@ impl Reader<'_> {
                 let mut at = Duration::from_secs(ts / res) + Duration::from_nanos(u64::try_from(nanos).unwrap_or(0));
                 let shift = Duration::from_secs(iface.offset.unsigned_abs());
                 at = if iface.offset >= 0 { at.saturating_add(shift) } else { at.saturating_sub(shift) };
-                self.packet(iface.linktype, at, epb.packet_data());
+                self.packet(iface.linktype, at, epb.packet_data(), comment(&epb.options))?;
             }
             PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
                 self.frames += 1;
                 let iface = self.interface(0)?;
-                self.packet(iface.linktype, Duration::ZERO, spb.packet_data());
+                self.packet(iface.linktype, Duration::ZERO, spb.packet_data(), None)?;
             }
             PcapBlockOwned::NG(_) => {}
         }
@@ -279,8 +339,15 @@ impl Reader<'_> {
         Ok(iface)
     }
 
-    /// Decodes one frame; keeps it when it is UDP or TCP over IP.
-    fn packet(&mut self, linktype: Linktype, at: Duration, data: &[u8]) {
+    /// Decodes one frame; keeps it when it is UDP or TCP over IP, or when it completes a
+    /// fragmented one.
+    fn packet(
+        &mut self,
+        linktype: Linktype,
+        at: Duration,
+        data: &[u8],
+        comment: Option<String>,
+    ) -> Result<(), TraceError> {
         let sliced = match get_packetdata(data, linktype, data.len()) {
             Some(PacketData::L2(d)) => LaxSlicedPacket::from_ethernet(d).ok(),
             // NULL carries the address family in host byte order and RAW has no type at all:
@@ -293,19 +360,80 @@ impl Reader<'_> {
             }
             _ => None,
         };
-        let Some(sliced) = sliced else { return };
-        let (src_ip, dst_ip, truncated) = match &sliced.net {
+        let Some(sliced) = sliced else { return Ok(()) };
+        // (source, destination, cut by the snap length, fragment id/offset/more, IP payload)
+        let (src_ip, dst_ip, truncated, fragment, ip_payload) = match &sliced.net {
             Some(LaxNetSlice::Ipv4(ip)) => {
                 let h = ip.header();
-                (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()), ip.payload().incomplete)
+                let fragment = h.is_fragmenting_payload().then(|| {
+                    (u32::from(h.identification()), usize::from(h.fragments_offset().byte_offset()), h.more_fragments())
+                });
+                (
+                    IpAddr::V4(h.source_addr()),
+                    IpAddr::V4(h.destination_addr()),
+                    ip.payload().incomplete,
+                    fragment,
+                    ip.payload(),
+                )
             }
             Some(LaxNetSlice::Ipv6(ip)) => {
                 let h = ip.header();
-                (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()), ip.payload().incomplete)
+                let fragment = ip.extensions().clone().into_iter().find_map(|e| match e {
+                    Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => {
+                        Some((f.identification(), usize::from(f.fragment_offset().byte_offset()), f.more_fragments()))
+                    }
+                    _ => None,
+                });
+                (
+                    IpAddr::V6(h.source_addr()),
+                    IpAddr::V6(h.destination_addr()),
+                    ip.payload().incomplete,
+                    fragment,
+                    ip.payload(),
+                )
             }
-            _ => return,
+            _ => return Ok(()),
         };
-        let (transport, sport, dport, tcp, payload) = match &sliced.transport {
+        let Some((id, offset, more)) = fragment else {
+            self.push(at, src_ip, dst_ip, truncated, sliced.transport.as_ref(), comment);
+            return Ok(());
+        };
+        if truncated {
+            let what = format!("frame {}: an IP fragment cut by the snap length; its datagram is skipped", self.frames);
+            self.capture.notes.push(format!("{}: {what}", self.file));
+            return Ok(());
+        }
+        let protocol = ip_payload.ip_number.0;
+        let key = FragmentKey { src: src_ip, dst: dst_ip, id, protocol };
+        let piece = Fragment { key, offset, more, data: ip_payload.payload };
+        let whole = match self.defrag.add(self.frames, piece) {
+            Ok(Some(whole)) => whole,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(self.frame_err(e.0)),
+        };
+        let transport = match protocol {
+            17 => UdpSlice::from_slice(&whole)
+                .map(TransportSlice::Udp)
+                .map_err(|e| self.frame_err(format!("reassembled IP datagram: unreadable UDP header: {e}")))?,
+            6 => TcpSlice::from_slice(&whole)
+                .map(TransportSlice::Tcp)
+                .map_err(|e| self.frame_err(format!("reassembled IP datagram: unreadable TCP header: {e}")))?,
+            _ => return Ok(()),
+        };
+        self.push(at, src_ip, dst_ip, false, Some(&transport), comment);
+        Ok(())
+    }
+
+    fn push(
+        &mut self,
+        at: Duration,
+        src_ip: IpAddr,
+        dst_ip: IpAddr,
+        truncated: bool,
+        transport: Option<&TransportSlice<'_>>,
+        comment: Option<String>,
+    ) {
+        let (transport, sport, dport, tcp, payload) = match transport {
             Some(TransportSlice::Udp(u)) => (Transport::Udp, u.source_port(), u.destination_port(), None, u.payload()),
             Some(TransportSlice::Tcp(t)) => {
                 let info = TcpInfo {
@@ -322,7 +450,7 @@ impl Reader<'_> {
             }
             _ => return,
         };
-        self.packets.push(Packet {
+        self.capture.packets.push(Packet {
             number: self.frames,
             at,
             transport,
@@ -331,6 +459,7 @@ impl Reader<'_> {
             tcp,
             payload: payload.to_vec(),
             truncated,
+            comment,
         });
     }
 }
@@ -581,6 +710,87 @@ mod tests {
         assert!(p[0].truncated);
         let r = sip_messages(&p);
         assert!(r[0].result.as_ref().unwrap_err().detail.contains("only the first"), "{r:?}");
+    }
+
+    /// The IPv4 packet `ip` (header without options) cut into fragments of `size` payload bytes.
+    fn v4_fragments(ip: &[u8], size: usize) -> Vec<Vec<u8>> {
+        let (h, payload) = etherparse::Ipv4Header::from_slice(ip).unwrap();
+        let pieces: Vec<&[u8]> = payload.chunks(size).collect();
+        let last = pieces.len() - 1;
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let mut h = h.clone();
+                h.identification = 0x1234;
+                h.more_fragments = i < last;
+                h.fragment_offset = etherparse::IpFragOffset::try_new((i * size / 8) as u16).unwrap();
+                h.total_len = (20 + piece.len()) as u16;
+                h.header_checksum = h.calc_header_checksum();
+                [h.to_bytes().to_vec(), piece.to_vec()].concat()
+            })
+            .collect()
+    }
+
+    /// The IPv6 packet `ip` (no extension headers) cut into fragments with a Fragment header.
+    fn v6_fragments(ip: &[u8], size: usize) -> Vec<Vec<u8>> {
+        let (head, payload) = ip.split_at(40);
+        let next = head[6];
+        let pieces: Vec<&[u8]> = payload.chunks(size).collect();
+        let last = pieces.len() - 1;
+        pieces
+            .iter()
+            .enumerate()
+            .map(|(i, piece)| {
+                let mut h = head.to_vec();
+                h[4..6].copy_from_slice(&((8 + piece.len()) as u16).to_be_bytes());
+                h[6] = 44; // Fragment
+                let off = ((i * size) as u16) | u16::from(i < last);
+                h.extend_from_slice(&[next, 0]);
+                h.extend_from_slice(&off.to_be_bytes());
+                h.extend_from_slice(&0xBEEFu32.to_be_bytes());
+                [h, piece.to_vec()].concat()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn fragmented_udp_over_ipv4_and_ipv6_is_reassembled_at_its_last_fragment_in_any_order() {
+        let sip = request(1, &"f".repeat(3000)).as_bytes().to_vec();
+        let mut v4 = v4_fragments(&udp_v4(&sip), 1480);
+        assert_eq!(v4.len(), 3);
+        v4.swap(0, 2); // The last fragment first, as a reordering path may deliver.
+        let mut frames: Vec<Vec<u8>> = v4.iter().map(|f| ethernet(0x0800, f)).collect();
+        frames.extend(v6_fragments(&udp_v6(&sip), 1232).iter().map(|f| ethernet(0x86DD, f)));
+        let p = read_capture_bytes(&pcap_with(1, &frames)).unwrap();
+        let got: Vec<_> = p.iter().map(|p| (p.number, p.src, p.payload == sip)).collect();
+        assert_eq!(
+            got,
+            [(3, "127.0.0.1:5060".parse().unwrap(), true), (frames.len(), "[::1]:5060".parse().unwrap(), true)]
+        );
+        assert_eq!(sip_messages(&p).iter().filter(|r| r.result.is_ok()).count(), 2);
+    }
+
+    #[test]
+    fn a_datagram_missing_a_fragment_is_skipped_with_a_note_and_an_impossible_fragment_is_an_error() {
+        let sip = request(1, &"f".repeat(3000)).as_bytes().to_vec();
+        let v4 = v4_fragments(&udp_v4(&sip), 1480);
+        let frames = [ethernet(0x0800, &v4[0]), ethernet(0x0800, &udp_v4(b"whole")), ethernet(0x0800, &v4[2])];
+        let c = parse_capture(&pcap_with(1, &frames), "lost.pcap").unwrap();
+        assert_eq!(c.packets.iter().map(|p| p.payload.as_slice()).collect::<Vec<_>>(), [b"whole"]);
+        assert_eq!(c.notes.len(), 1);
+        assert!(c.notes[0].starts_with("lost.pcap: frames 1-3: skipped an IP datagram"), "{:?}", c.notes);
+        // A middle fragment whose length is not a multiple of 8.
+        let mut odd = v4_fragments(&udp_v4(&sip), 1480);
+        odd[1].pop();
+        let mut h = etherparse::Ipv4Header::from_slice(&odd[1]).unwrap().0;
+        h.total_len -= 1;
+        h.header_checksum = h.calc_header_checksum();
+        odd[1][..20].copy_from_slice(&h.to_bytes());
+        let frames: Vec<Vec<u8>> = odd.iter().map(|f| ethernet(0x0800, f)).collect();
+        let e = parse_capture(&pcap_with(1, &frames), "odd.pcap").unwrap_err();
+        assert_eq!(e.frame(), Some(2), "{e}");
+        assert!(e.to_string().starts_with("odd.pcap: frame 2: IP fragment at offset 1480"), "{e}");
     }
 
     #[test]

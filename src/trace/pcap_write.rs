@@ -1,5 +1,9 @@
-//! Writing tap events as a classic pcap file (magic `a1b2c3d4`, v2.4, microsecond timestamps,
-//! Ethernet link type) that Wireshark and tshark open without help.
+//! Writing tap events as a capture Wireshark and tshark open without help: pcapng for the
+//! suite ([`write_pcapng_file`]), whose section header carries the fedcert metadata document
+//! and whose every packet carries `step N` as its comment ([`super::meta`]); and classic pcap
+//! (magic `a1b2c3d4`, v2.4, microsecond timestamps, [`write_pcap`]), kept because the
+//! reader's tests of classic pcap (truncation at every record, link types) generate their
+//! input with it.
 //!
 //! Every event becomes one or more Ethernet II + IPv4/IPv6 + UDP/TCP frames with checksums
 //! filled in. The tap sees payload, not segments, so the TCP layer is synthesised per
@@ -18,6 +22,7 @@ use std::time::Duration;
 use etherparse::{PacketBuilder, TcpOptionElement};
 
 use super::TraceError;
+use super::meta::{CaptureMeta, step_comment};
 use crate::net::tap::{TapEvent, TapKind, Transport};
 
 /// Snapshot length written in the file header; every frame we write is shorter.
@@ -41,15 +46,35 @@ const WINDOW: u16 = u16::MAX;
 /// MSS announced in SYN and SYN-ACK.
 const MSS: u16 = MAX_TCP_SEGMENT as u16;
 
-/// Writes `events` as a pcap to `out` and returns the number of packets written.
+/// Writes `events` as a classic pcap to `out` and returns the number of packets written.
 pub fn write_pcap(events: &[TapEvent], out: &mut impl Write) -> Result<usize, TraceError> {
-    write_named(events, out, "<writer>")
+    write_named(events, out, "<writer>", &Format::Classic)
 }
 
-/// Writes `events` as a pcap file at `path`, creating parent directories; returns the number
-/// of packets written.
+/// Writes `events` as a classic pcap file at `path`, creating parent directories; returns the
+/// number of packets written.
 pub fn write_pcap_file(events: &[TapEvent], path: impl AsRef<Path>) -> Result<usize, TraceError> {
-    let path = path.as_ref();
+    write_file(events, path.as_ref(), &Format::Classic)
+}
+
+/// Writes `events` as pcapng to `out`, with `meta` in the section header and each packet's
+/// step as its comment; returns the number of packets written.
+pub fn write_pcapng(events: &[TapEvent], meta: &CaptureMeta, out: &mut impl Write) -> Result<usize, TraceError> {
+    write_named(events, out, "<writer>", &Format::Ng(meta.to_json()))
+}
+
+/// [`write_pcapng`] to a file at `path`, creating parent directories.
+pub fn write_pcapng_file(events: &[TapEvent], meta: &CaptureMeta, path: impl AsRef<Path>) -> Result<usize, TraceError> {
+    write_file(events, path.as_ref(), &Format::Ng(meta.to_json()))
+}
+
+/// The container: classic pcap, or pcapng with the metadata document's text.
+enum Format {
+    Classic,
+    Ng(String),
+}
+
+fn write_file(events: &[TapEvent], path: &Path, format: &Format) -> Result<usize, TraceError> {
     let name = path.display().to_string();
     let io = |action: &'static str| {
         let name = name.clone();
@@ -60,15 +85,21 @@ pub fn write_pcap_file(events: &[TapEvent], path: impl AsRef<Path>) -> Result<us
     }
     let file = std::fs::File::create(path).map_err(io("create"))?;
     let mut out = std::io::BufWriter::new(file);
-    let n = write_named(events, &mut out, &name)?;
+    let n = write_named(events, &mut out, &name, format)?;
     out.flush().map_err(io("write"))?;
     Ok(n)
 }
 
-fn write_named(events: &[TapEvent], out: &mut impl Write, name: &str) -> Result<usize, TraceError> {
-    let mut w = PcapWriter { out, name, conns: HashMap::new(), generation: 0, packets: 0, frame: Vec::new() };
-    w.header()?;
+fn write_named(events: &[TapEvent], out: &mut impl Write, name: &str, format: &Format) -> Result<usize, TraceError> {
+    let ng = matches!(format, Format::Ng(_));
+    let mut w =
+        PcapWriter { out, name, ng, step: 0, conns: HashMap::new(), generation: 0, packets: 0, frame: Vec::new() };
+    match format {
+        Format::Classic => w.header()?,
+        Format::Ng(meta) => w.ng_header(meta)?,
+    }
     for (index, event) in events.iter().enumerate() {
+        w.step = event.step;
         w.event(index, event)?;
     }
     Ok(w.packets)
@@ -102,6 +133,10 @@ impl Conn {
 struct PcapWriter<'w, 'n, W: Write> {
     out: &'w mut W,
     name: &'n str,
+    /// pcapng (else classic pcap).
+    ng: bool,
+    /// The step of the event being written (each pcapng packet's comment).
+    step: usize,
     /// Live connections by (lower, higher) socket address.
     conns: HashMap<(SocketAddr, SocketAddr), Conn>,
     /// Connections opened so far; varies the initial sequence numbers so that Wireshark sees a
@@ -153,8 +188,49 @@ impl<W: Write> PcapWriter<'_, '_, W> {
         self.out.write_all(&h).map_err(|e| self.io(e))
     }
 
+    /// pcapng: the Section Header Block with `meta` as its comment and our name as
+    /// `shb_userappl`, then one Interface Description Block (Ethernet, nanosecond stamps).
+    fn ng_header(&mut self, meta: &str) -> Result<(), TraceError> {
+        let mut body = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+        body.extend_from_slice(&1u16.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&(-1i64).to_le_bytes()); // section length unknown
+        ng_option(&mut body, OPT_COMMENT, meta.as_bytes()).map_err(|what| self.meta_err(what))?;
+        let appl = concat!("fedcert ", env!("CARGO_PKG_VERSION"));
+        ng_option(&mut body, SHB_USERAPPL, appl.as_bytes()).map_err(|what| self.meta_err(what))?;
+        body.extend_from_slice(&[0; 4]); // opt_endofopt
+        self.ng_block(0x0A0D_0D0A, &body)?;
+        let mut idb = (LINKTYPE_ETHERNET as u16).to_le_bytes().to_vec();
+        idb.extend_from_slice(&0u16.to_le_bytes());
+        idb.extend_from_slice(&SNAPLEN.to_le_bytes());
+        // if_tsresol 9: nanoseconds, so the tap's timestamps survive exactly.
+        ng_option(&mut idb, IF_TSRESOL, &[9]).map_err(|what| self.meta_err(what))?;
+        idb.extend_from_slice(&[0; 4]);
+        self.ng_block(1, &idb)
+    }
+
+    fn meta_err(&self, what: String) -> TraceError {
+        TraceError::File { file: self.name.to_owned(), what: format!("cannot write the pcapng header: {what}") }
+    }
+
+    /// One pcapng block: type, total length, body (padded by the caller to 32 bits), total
+    /// length.
+    fn ng_block(&mut self, kind: u32, body: &[u8]) -> Result<(), TraceError> {
+        let len = u32::try_from(12 + body.len()).unwrap_or(u32::MAX);
+        let w = |out: &mut W| -> std::io::Result<()> {
+            out.write_all(&kind.to_le_bytes())?;
+            out.write_all(&len.to_le_bytes())?;
+            out.write_all(body)?;
+            out.write_all(&len.to_le_bytes())
+        };
+        w(self.out).map_err(|e| self.io(e))
+    }
+
     /// Writes `self.frame` as one record stamped `at`.
     fn record(&mut self, at: Duration) -> Result<(), TraceError> {
+        if self.ng {
+            return self.enhanced_packet(at);
+        }
         let secs = u32::try_from(at.as_secs()).unwrap_or(u32::MAX);
         // The frame is at most 14 + 65 535 bytes, far below SNAPLEN: caplen == origlen.
         let len = u32::try_from(self.frame.len()).unwrap_or(u32::MAX);
@@ -164,6 +240,25 @@ impl<W: Write> PcapWriter<'_, '_, W> {
         h[8..12].copy_from_slice(&len.to_le_bytes());
         h[12..16].copy_from_slice(&len.to_le_bytes());
         self.out.write_all(&h).and_then(|()| self.out.write_all(&self.frame)).map_err(|e| self.io(e))?;
+        self.packets += 1;
+        Ok(())
+    }
+
+    /// Writes `self.frame` as an Enhanced Packet Block stamped `at` in nanoseconds, commented
+    /// with its step.
+    fn enhanced_packet(&mut self, at: Duration) -> Result<(), TraceError> {
+        let ts = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX);
+        let len = u32::try_from(self.frame.len()).unwrap_or(u32::MAX);
+        let mut body = Vec::with_capacity(20 + self.frame.len() + 24);
+        for w in [0, (ts >> 32) as u32, ts as u32, len, len] {
+            body.extend_from_slice(&w.to_le_bytes());
+        }
+        body.extend_from_slice(&self.frame);
+        body.resize(body.len().div_ceil(4) * 4, 0);
+        // A step comment is a few bytes: it always fits an option.
+        let _ = ng_option(&mut body, OPT_COMMENT, step_comment(self.step).as_bytes());
+        body.extend_from_slice(&[0; 4]);
+        self.ng_block(6, &body)?;
         self.packets += 1;
         Ok(())
     }
@@ -317,6 +412,22 @@ impl<W: Write> PcapWriter<'_, '_, W> {
         b.write_to_vec(&mut self.frame, payload).map_err(|e| fail(format!("cannot build TCP frame: {e}")))?;
         self.record(at)
     }
+}
+
+/// pcapng option codes (pcapng draft §3.5, §4.1, §4.2).
+const OPT_COMMENT: u16 = 1;
+const SHB_USERAPPL: u16 = 4;
+const IF_TSRESOL: u16 = 9;
+
+/// Appends one pcapng option (code, length, value padded to 32 bits).
+fn ng_option(out: &mut Vec<u8>, code: u16, value: &[u8]) -> Result<(), String> {
+    let len = u16::try_from(value.len())
+        .map_err(|_| format!("option {code} holds {} bytes; an option holds at most 65535", value.len()))?;
+    out.extend_from_slice(&code.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(value);
+    out.resize(out.len().div_ceil(4) * 4, 0);
+    Ok(())
 }
 
 /// Ethernet II plus the IP header for `src` → `dst` (same family, see [`same_family`]).

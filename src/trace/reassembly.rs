@@ -4,11 +4,18 @@
 //!
 //! Offsets are kept as 64-bit positions in the stream, so a stream longer than 4 GiB or one
 //! whose sequence numbers wrap past 2^32 is handled the same as any other.
+//!
+//! Memory is bounded: at most [`MAX_HELD`] bytes wait behind a gap. Beyond that the capture has
+//! lost the missing bytes for good (a receiver's window is far smaller), so what is held is
+//! delivered across the gap, and the chunk says how many bytes were skipped.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::pcap_read::TcpInfo;
+
+/// Bytes held out of order per direction before giving up on the gap before them.
+pub const MAX_HELD: usize = 4 * 1024 * 1024;
 
 /// In-order bytes of the stream, as they become contiguous.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +45,8 @@ pub struct Direction {
     pending: BTreeMap<u64, (usize, Duration, Vec<u8>)>,
     /// Stream position of the FIN, once seen.
     fin: Option<u64>,
+    /// Bytes in `pending`.
+    held: usize,
 }
 
 impl Direction {
@@ -50,6 +59,11 @@ impl Direction {
     /// reuse): the caller should start over with a fresh `Direction`.
     pub fn is_new_connection(&self, tcp: &TcpInfo) -> bool {
         tcp.syn && self.base.is_some_and(|b| b != tcp.seq.wrapping_add(1))
+    }
+
+    /// True once a segment of this direction has been seen.
+    pub fn started(&self) -> bool {
+        self.base.is_some()
     }
 
     /// True once the sender's FIN has been seen.
@@ -93,13 +107,39 @@ impl Direction {
         let skip = usize::try_from(delivered - start).unwrap_or(0).min(payload.len());
         let start = u64::try_from(start.max(delivered)).unwrap_or(self.delivered);
         let bytes = &payload[skip..];
-        match self.pending.get(&start) {
-            Some((_, _, held)) if held.len() >= bytes.len() => {}
-            _ => {
-                self.pending.insert(start, (frame, at, bytes.to_vec()));
+        self.hold(frame, at, start, bytes);
+        let across_gaps = self.held > MAX_HELD;
+        self.drain(across_gaps)
+    }
+
+    /// Holds the bytes of `[start, start + bytes.len())` that no held segment covers yet, so
+    /// held segments never overlap and the first copy of every byte wins.
+    fn hold(&mut self, frame: usize, at: Duration, start: u64, bytes: &[u8]) {
+        let end = start + bytes.len() as u64;
+        // A held segment starting before `start` may reach into it: begin the walk there.
+        let from = self.pending.range(..=start).next_back().map_or(start, |(s, _)| *s);
+        let covered: Vec<(u64, u64)> = self
+            .pending
+            .range(from..end)
+            .map(|(s, (_, _, b))| (*s, s + b.len() as u64))
+            .filter(|(_, e)| *e > start)
+            .collect();
+        let mut at_pos = start;
+        let mut put = |lo: u64, hi: u64, pending: &mut BTreeMap<u64, (usize, Duration, Vec<u8>)>| {
+            // lo and hi lie within [start, end], so the offsets fit in usize.
+            let piece = bytes[(lo - start) as usize..(hi - start) as usize].to_vec();
+            self.held += piece.len();
+            pending.insert(lo, (frame, at, piece));
+        };
+        for (s, e) in covered {
+            if s > at_pos {
+                put(at_pos, s, &mut self.pending);
             }
+            at_pos = at_pos.max(e);
         }
-        self.drain(false)
+        if at_pos < end {
+            put(at_pos, end, &mut self.pending);
+        }
     }
 
     /// Delivers everything still held, across gaps (the capture lost bytes); call at the end of
@@ -116,6 +156,7 @@ impl Direction {
                 break;
             }
             let (frame, at, bytes) = entry.remove();
+            self.held -= bytes.len();
             let end = start + bytes.len() as u64;
             if end <= self.delivered {
                 continue; // Wholly covered by bytes delivered already.
@@ -196,6 +237,31 @@ mod tests {
         assert!(feed(&mut d, 2, seg(5), b"fg").is_empty());
         let rest = d.finish();
         assert_eq!(rest, vec![Chunk { frame: 2, at: Duration::ZERO, offset: 5, skipped: 3, data: b"fg".to_vec() }]);
+    }
+
+    #[test]
+    fn bytes_held_behind_a_gap_are_bounded_and_then_delivered_across_it() {
+        let mut d = Direction::new();
+        assert_eq!(feed(&mut d, 1, seg(0), b"ab"), b"ab");
+        let block = vec![b'x'; MAX_HELD / 2];
+        assert!(feed(&mut d, 2, seg(10), &block).is_empty());
+        assert!(feed(&mut d, 3, seg(10 + block.len() as u32), &block).is_empty(), "exactly at the bound");
+        let chunks = d.segment(4, Duration::ZERO, &seg(10 + 2 * block.len() as u32), b"y");
+        assert_eq!(chunks.iter().map(|c| (c.frame, c.skipped)).collect::<Vec<_>>(), [(2, 8), (3, 0), (4, 0)]);
+        assert_eq!(d.held, 0);
+        assert_eq!(d.delivered(), 10 + 2 * block.len() as u64 + 1);
+    }
+
+    #[test]
+    fn a_segment_overlapping_two_held_segments_fills_only_the_hole_between_them() {
+        let mut d = Direction::new();
+        assert!(feed(&mut d, 1, TcpInfo { syn: true, ..seg(99) }, b"").is_empty());
+        assert!(feed(&mut d, 2, seg(102), b"cd").is_empty());
+        assert!(feed(&mut d, 3, seg(106), b"gh").is_empty());
+        // Retransmission covering both held segments and the hole, with different bytes where
+        // they overlap: the first copy of every byte wins.
+        assert!(feed(&mut d, 4, seg(102), b"CDefGH").is_empty());
+        assert_eq!(feed(&mut d, 5, seg(100), b"ab"), b"abcdefgh");
     }
 
     #[test]
