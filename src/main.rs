@@ -95,6 +95,32 @@ enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Run the reference gateway on fixed addresses until SIGINT or SIGTERM: a standalone SUT
+    /// for `fedcert run --sut` with an external profile, and for third-party load tools.
+    Gateway {
+        /// The enterprise face (towards the Lync Edge): UDP and TCP on this address.
+        #[arg(long, value_name = "ADDR:PORT")]
+        enterprise: std::net::SocketAddr,
+        /// The consumer face (towards the Skype cloud): UDP and TCP on this address.
+        #[arg(long, value_name = "ADDR:PORT")]
+        consumer: std::net::SocketAddr,
+        /// Where the Lync Edge listens (the gateway's next hop on the enterprise leg, TCP).
+        #[arg(long, value_name = "ADDR:PORT")]
+        edge: std::net::SocketAddr,
+        /// Where the Skype cloud listens (the next hop on the consumer leg, UDP).
+        #[arg(long, value_name = "ADDR:PORT")]
+        cloud: std::net::SocketAddr,
+        /// Provisioning (fqdn, domains, users, defects) from this SUT profile. Default: the
+        /// embedded profile.
+        #[arg(long)]
+        sut: Option<PathBuf>,
+        /// Switch on a seeded defect (repeatable).
+        #[arg(long = "defect", value_name = "NAME", value_parser = Defect::parse)]
+        defects: Vec<Defect>,
+        /// Seed of the gateway's tags, keys and SSRCs.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Count the SIP messages fedcert reads in captures (pcap or pcapng); malformed ones are
     /// listed with their frame number.
     SipCount {
@@ -156,6 +182,32 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(if selftest::holds(&rows) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Check { capture, roles, golden, snapshots, list } => check(&capture, roles, golden, &snapshots, list),
+        Command::Gateway { enterprise, consumer, edge, cloud, sut, defects, seed } => {
+            let mut sut = match sut {
+                Some(p) => SutProfile::load(&p).context("cannot use the SUT profile")?,
+                None => SutProfile::embedded(),
+            };
+            sut.defects = Defects::of(sut.defects.iter().chain(defects));
+            let config = sut.gateway_config(enterprise.ip());
+            let gw = fedcert::gateway::Gateway::start_on(config, (enterprise, consumer), seed)
+                .await
+                .with_context(|| format!("cannot bind the faces {enterprise} and {consumer}"))?;
+            gw.set_next_hops(fedcert::gateway::NextHops { enterprise: edge, consumer: cloud });
+            println!(
+                "fedcert gateway: enterprise face {}, consumer face {}; Lync Edge tcp {edge}, Skype cloud udp {cloud}",
+                gw.enterprise_face(),
+                gw.consumer_face()
+            );
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot watch SIGTERM")?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r.context("cannot watch SIGINT")?,
+                _ = term.recv() => {}
+            }
+            gw.shutdown();
+            println!("fedcert gateway: stopped");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SipCount { files } => {
             let mut bad = false;
             for f in files {

@@ -231,7 +231,22 @@ pub struct SimSide {
 impl SimSide {
     /// Starts the leg's endpoint on `ip`, facing the gateway face at `gateway`.
     pub async fn start(side: Side, ip: IpAddr, gateway: Peer, tap: Tap, seed: u64) -> std::io::Result<Self> {
-        let (endpoint, incoming) = start(EndpointConfig::ephemeral(ip), tap.clone(), side.label()).await?;
+        Self::start_at(side, std::net::SocketAddr::new(ip, 0), gateway, tap, seed).await
+    }
+
+    /// Starts a side listening (UDP and TCP) on `bind`: a fixed address an external gateway
+    /// is configured to send to.
+    pub async fn start_at(
+        side: Side,
+        bind: std::net::SocketAddr,
+        gateway: Peer,
+        tap: Tap,
+        seed: u64,
+    ) -> std::io::Result<Self> {
+        let ip = bind.ip();
+        let mut config = EndpointConfig::ephemeral(ip);
+        config.bind = bind;
+        let (endpoint, incoming) = start(config, tap.clone(), side.label()).await?;
         let inner = Arc::new(Inner {
             side,
             endpoint,
@@ -291,6 +306,13 @@ impl SimSide {
     pub fn shutdown(&self) {
         self.inner.lock().calls.stop_media();
         self.inner.endpoint.shutdown();
+    }
+
+    /// Stops the leg and waits until its SIP sockets are closed (a fixed address is bound
+    /// again by the next scenario).
+    pub async fn stop(&self) {
+        self.inner.lock().calls.stop_media();
+        self.inner.endpoint.shutdown_and_wait().await;
     }
 
     /// Brings the leg to rest at a step boundary: every final response we sent to an INVITE

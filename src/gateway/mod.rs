@@ -123,9 +123,21 @@ impl Gateway {
     /// Binds both faces on ephemeral ports and starts serving. Its endpoints record on a
     /// private tap: the harness captures what it sees, as it would with an external gateway.
     pub async fn start(config: GatewayConfig, seed: u64) -> std::io::Result<Self> {
+        let faces = (SocketAddr::new(config.ip, 0), SocketAddr::new(config.ip, 0));
+        Self::start_on(config, faces, seed).await
+    }
+
+    /// Binds the faces on the given addresses (port 0: ephemeral) and starts serving: the
+    /// standalone gateway of `fedcert gateway`. Each face takes UDP and TCP on its port.
+    pub async fn start_on(config: GatewayConfig, faces: (SocketAddr, SocketAddr), seed: u64) -> std::io::Result<Self> {
         let private = Tap::new();
-        let (enterprise, e_in) = start(EndpointConfig::ephemeral(config.ip), private.clone(), "gw-enterprise").await?;
-        let (consumer, c_in) = start(EndpointConfig::ephemeral(config.ip), private, "gw-consumer").await?;
+        let on = |addr: SocketAddr| {
+            let mut c = EndpointConfig::ephemeral(addr.ip());
+            c.bind = addr;
+            c
+        };
+        let (enterprise, e_in) = start(on(faces.0), private.clone(), "gw-enterprise").await?;
+        let (consumer, c_in) = start(on(faces.1), private, "gw-consumer").await?;
         let inner = Arc::new(Inner {
             config,
             enterprise,
@@ -224,6 +236,11 @@ impl Inner {
     }
 }
 
+/// True when a request's URI names no user: it is addressed to the gateway itself.
+fn to_the_gateway(msg: &crate::sip::wire::Message) -> bool {
+    msg.request_uri().and_then(|u| crate::sip::wire::SipUri::parse(u).ok()).is_some_and(|u| u.user.is_none())
+}
+
 async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedReceiver<Incoming>, leg: Leg) {
     while let Some(ev) = incoming.recv().await {
         match ev {
@@ -234,6 +251,13 @@ async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedRece
                 tokio::spawn(async move {
                     turn.wait().await;
                     let method = msg.method().map(Method::as_str);
+                    if method == Some("OPTIONS") && to_the_gateway(&msg) {
+                        // A capability query to the gateway itself (RFC 3261 §11): keepalives
+                        // and readiness probes. A directory search names a user.
+                        inner.ping(leg, id, &msg);
+                        drop(turn);
+                        return;
+                    }
                     if call::takes(&inner, leg, &msg) {
                         call::handle(&inner, leg, id, msg).await;
                         drop(turn);

@@ -61,6 +61,16 @@ impl Inner {
         self.endpoint(leg).respond(id, MessageBuilder::response_to(req, code, reason, Some(&tag)).build());
     }
 
+    /// 200 to an OPTIONS addressed to the gateway itself, with what it supports.
+    pub(super) fn ping(&self, leg: Leg, id: TxnId, req: &Message) {
+        let tag = self.tag();
+        let ok = MessageBuilder::response_to(req, 200, "OK", Some(&tag))
+            .header("Allow", "INVITE, ACK, CANCEL, BYE, MESSAGE, INFO, SUBSCRIBE, NOTIFY, BENOTIFY, OPTIONS")
+            .header("Accept", "application/sdp, multipart/alternative, text/plain")
+            .build();
+        self.endpoint(leg).respond(id, ok);
+    }
+
     pub(super) fn reply(&self, id: TxnId, req: &Message, code: u16, reason: &str) {
         self.reply_on(Leg::Enterprise, id, req, code, reason);
     }

@@ -120,7 +120,8 @@ enum Command {
     RejectionsAcked {
         done: oneshot::Sender<()>,
     },
-    Shutdown,
+    /// Stop; `done` is answered once every socket is closed.
+    Shutdown(Option<oneshot::Sender<()>>),
 }
 
 /// A client transaction in progress ([`EndpointHandle::request_with_progress`]).
@@ -253,7 +254,17 @@ impl EndpointHandle {
 
     /// Stops the task and closes its sockets.
     pub fn shutdown(&self) {
-        let _ = self.cmd.send(Command::Shutdown);
+        let _ = self.cmd.send(Command::Shutdown(None));
+    }
+
+    /// Stops the task and returns once its sockets are closed, so the same fixed address can
+    /// be bound again at once.
+    pub async fn shutdown_and_wait(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.cmd.send(Command::Shutdown(Some(done))).is_ok() {
+            // An error means the task had already ended, sockets and all.
+            let _ = closed.await;
+        }
     }
 }
 
@@ -275,6 +286,7 @@ enum NetIn {
 struct Conn {
     local: SocketAddr,
     writer: OwnedWriteHalf,
+    reader: tokio::task::AbortHandle,
     framer: StreamFramer,
 }
 
@@ -366,11 +378,12 @@ impl Task {
         listener: TcpListener,
     ) {
         let mut buf = vec![0u8; 65_535];
-        loop {
+        let done = loop {
             let deadline = self.txn.poll_timeout().map(tokio::time::Instant::from_std);
             tokio::select! {
                 cmd = cmd_rx.recv() => match cmd {
-                    None | Some(Command::Shutdown) => break,
+                    None => break None,
+                    Some(Command::Shutdown(done)) => break done,
                     Some(c) => self.command(c).await,
                 },
                 r = self.udp.recv_from(&mut buf) => match r {
@@ -395,11 +408,20 @@ impl Task {
                     let _ = done.send(());
                 }
             }
-        }
+        };
         let conns: Vec<(SocketAddr, Conn)> = self.conns.drain().collect();
         for (peer, mut c) in conns {
             let _ = c.writer.shutdown().await;
+            // The read half goes too: a peer that keeps the connection must not keep our
+            // socket (and its port) alive.
+            c.reader.abort();
             self.record(Transport::Tcp, c.local, peer, TapKind::TcpClose, None);
+        }
+        // Close the sockets before saying so: the waiter may bind the same address next.
+        drop(listener);
+        drop(self);
+        if let Some(done) = done {
+            let _ = done.send(());
         }
     }
 
@@ -433,7 +455,7 @@ impl Task {
                 }
             }
             Command::RejectionsAcked { done } => self.ack_waiters.push(done),
-            Command::Shutdown => {}
+            Command::Shutdown(_) => {}
         }
     }
 
@@ -639,7 +661,7 @@ impl Task {
         self.record(Transport::Tcp, src, dst, TapKind::TcpOpen, None);
         let (mut reader, writer) = stream.into_split();
         let net_tx = self.net_tx.clone();
-        tokio::spawn(async move {
+        let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 16 * 1024];
             loop {
                 match reader.read(&mut buf).await {
@@ -655,7 +677,10 @@ impl Task {
                 }
             }
         });
-        self.conns.insert(peer, Conn { local, writer, framer: StreamFramer::new(self.max_message) });
+        self.conns.insert(
+            peer,
+            Conn { local, writer, reader: reader.abort_handle(), framer: StreamFramer::new(self.max_message) },
+        );
     }
 }
 

@@ -6,7 +6,7 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
 use super::steps::{addr, side};
-use super::world::{FedWorld, STEP_DEADLINE};
+use super::world::{FedWorld, step_deadline};
 use crate::agent::media::MediaReport;
 use crate::agent::{Address, AgentEvent, CallPhase, Side, SimSide};
 
@@ -32,7 +32,7 @@ fn leg_and_user(w: &FedWorld, kind: &str, user: &str) -> (SimSide, Address) {
 
 /// Waits for an event of `user`, failing the step with what the user saw and the faults.
 async fn expect(leg: &SimSide, user: &Address, what: &str, pred: impl Fn(&AgentEvent) -> bool) -> AgentEvent {
-    match leg.wait_for(user, what, STEP_DEADLINE, pred).await {
+    match leg.wait_for(user, what, step_deadline(), pred).await {
         Ok(e) => e,
         Err(e) => panic!("{e}; faults on this leg: {:?}", leg.faults()),
     }
@@ -263,7 +263,8 @@ async fn when_speaks(w: &mut FedWorld, step: &Step, kind: String, user: String, 
     if !held {
         // The fixed RTCP points (flows.md): the speaker's SR is answered by the gateway's RR,
         // and the gateway's SR on the far leg by the listener's RR. All of it is this step's.
-        let heard = hearer.wait_until(STEP_DEADLINE, |r| audio_packets(r) >= heard0 + n && r.sr_received > srs0).await;
+        let heard =
+            hearer.wait_until(step_deadline(), |r| audio_packets(r) >= heard0 + n && r.sr_received > srs0).await;
         if let Err(r) = heard {
             panic!(
                 "{listener} heard {} of {n} packets and {} new SRs: {r:?}",
@@ -271,7 +272,7 @@ async fn when_speaks(w: &mut FedWorld, step: &Step, kind: String, user: String, 
                 r.sr_received - srs0
             );
         }
-        if let Err(r) = speaker.wait_until(STEP_DEADLINE, |r| r.rr_received > rrs0).await {
+        if let Err(r) = speaker.wait_until(step_deadline(), |r| r.rr_received > rrs0).await {
             panic!("{user}'s SR was not answered by an RR: {r:?}");
         }
     }
@@ -359,10 +360,10 @@ async fn when_presses(w: &mut FedWorld, step: &Step, kind: String, user: String,
     let hearer = media_of(w.leg(ls), &listener);
     let (srs0, rrs0) = (hearer.report().sr_received, speaker.report().rr_received);
     speaker.send_digits(&digits).await.unwrap_or_else(|e| panic!("{user} cannot send DTMF: {e}"));
-    if let Err(r) = hearer.wait_until(STEP_DEADLINE, |r| r.digits.ends_with(&digits) && r.sr_received > srs0).await {
+    if let Err(r) = hearer.wait_until(step_deadline(), |r| r.digits.ends_with(&digits) && r.sr_received > srs0).await {
         panic!("{listener} did not receive the digits {digits:?} and an SR: {r:?}");
     }
-    if let Err(r) = speaker.wait_until(STEP_DEADLINE, |r| r.rr_received > rrs0).await {
+    if let Err(r) = speaker.wait_until(step_deadline(), |r| r.rr_received > rrs0).await {
         panic!("{user}'s SR was not answered by an RR: {r:?}");
     }
 }

@@ -8,7 +8,7 @@ use cucumber::{given, then, when};
 
 use super::config;
 use super::steps::{addr, side};
-use super::world::{FedWorld, STEP_DEADLINE};
+use super::world::{FedWorld, step_deadline};
 use crate::agent::{Address, AgentEvent, Answer, Container, PrivacyMode, Shown, Side};
 use crate::dialect::lync::Availability;
 use crate::dialect::skype::{self, SkypeState};
@@ -79,7 +79,7 @@ async fn given_skype_added(w: &mut FedWorld, step: &Step, user: String, contact:
     assert!(out.is_success(), "{user} adding {contact}: {out:?}");
     let presented = wait_subscriber(w, &contact, &user).await;
     answer_lync(w, &contact, &presented, Answer::Accept(Container::External)).await;
-    let shown = w.leg(Side::Consumer).wait_shown(&user, &contact, "presence", STEP_DEADLINE, is_status).await;
+    let shown = w.leg(Side::Consumer).wait_shown(&user, &contact, "presence", step_deadline(), is_status).await;
     shown.unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -92,7 +92,7 @@ async fn given_lync_added(w: &mut FedWorld, step: &Step, user: String, contact: 
     assert!(out.is_success(), "{user} adding {contact}: {out:?}");
     let requester = wait_request(w, Side::Consumer, &skype_user).await;
     w.leg(Side::Consumer).skype_answer(&skype_user, &requester, true).await.unwrap_or_else(|e| panic!("{e}"));
-    let shown = w.leg(Side::Enterprise).wait_shown(&user, &contact, "presence", STEP_DEADLINE, is_availability).await;
+    let shown = w.leg(Side::Enterprise).wait_shown(&user, &contact, "presence", step_deadline(), is_availability).await;
     shown.unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -108,7 +108,7 @@ fn is_availability(s: &Shown) -> bool {
 async fn wait_request(w: &FedWorld, leg: Side, user: &Address) -> Address {
     let ev = w
         .leg(leg)
-        .wait_for(user, "a contact request", STEP_DEADLINE, |e| matches!(e, AgentEvent::ContactRequest { .. }))
+        .wait_for(user, "a contact request", step_deadline(), |e| matches!(e, AgentEvent::ContactRequest { .. }))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     match ev {
@@ -123,7 +123,7 @@ async fn wait_subscriber(w: &FedWorld, user: &Address, skype_user: &Address) -> 
     let leg = w.leg(Side::Enterprise);
     let what = format!("the contact request of {skype_user}");
     let found = leg
-        .wait_until(user, &what, STEP_DEADLINE, || {
+        .wait_until(user, &what, step_deadline(), || {
             let pending = leg.subscribers(user).into_iter().filter(|s| leg.subscriber(user, s) == Some(false));
             let pending: Vec<Address> = pending.collect();
             assert!(pending.len() < 2, "{user} has several unanswered contact requests: {pending:?}");
@@ -317,7 +317,7 @@ async fn then_sent_again(w: &mut FedWorld, step: &Step, kind: String, user: Stri
             matches!(e, AgentEvent::Presence { of, .. } if of.parse::<Address>().is_ok_and(|a| a.comparable().eq_ignore_ascii_case(&contact.comparable())))
         })
     };
-    leg.wait_until(&user, &what, STEP_DEADLINE, fresh).await.unwrap_or_else(|e| panic!("{e}"));
+    leg.wait_until(&user, &what, step_deadline(), fresh).await.unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// The notifier's side of a subscription is gone: the far side ended it too.
@@ -332,7 +332,7 @@ async fn then_not_watched(w: &mut FedWorld, step: &Step, kind: String, user: Str
 }
 
 async fn wait_shown(w: &FedWorld, leg: Side, user: &str, contact: &str, what: &str, pred: impl Fn(&Shown) -> bool) {
-    let r = w.leg(leg).wait_shown(&addr(user), &addr(contact), what, STEP_DEADLINE, pred).await;
+    let r = w.leg(leg).wait_shown(&addr(user), &addr(contact), what, step_deadline(), pred).await;
     r.unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -342,7 +342,7 @@ async fn then_request(w: &mut FedWorld, step: &Step, kind: String, user: String,
     let from = addr(&from);
     let r = w
         .leg(side(&kind))
-        .wait_for(&addr(&user), &format!("a contact request from {from}"), STEP_DEADLINE, |e| {
+        .wait_for(&addr(&user), &format!("a contact request from {from}"), step_deadline(), |e| {
             matches!(e, AgentEvent::ContactRequest { from: f } if f.parse::<Address>().is_ok_and(|f| f.comparable().eq_ignore_ascii_case(&from.comparable())))
         })
         .await;
@@ -369,7 +369,7 @@ async fn then_subscriber(w: &mut FedWorld, step: &Step, user: String, ack: Strin
     let leg = w.leg(Side::Enterprise);
     let what = format!("subscriber {watcher} with acknowledged=\"{want}\"");
     let r = leg
-        .wait_until(&user, &what, STEP_DEADLINE, || (leg.subscriber(&user, &watcher) == Some(want)).then_some(()))
+        .wait_until(&user, &what, step_deadline(), || (leg.subscriber(&user, &watcher) == Some(want)).then_some(()))
         .await;
     r.unwrap_or_else(|e| panic!("{e}"));
 }

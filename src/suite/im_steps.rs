@@ -5,7 +5,7 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
 use super::steps::{addr, side};
-use super::world::{Exchange, FedWorld, STEP_DEADLINE};
+use super::world::{Exchange, FedWorld, step_deadline};
 use crate::agent::{Address, AgentEvent, Side};
 use crate::dialect::im::{ImFormat, Typing};
 use crate::net::{Transport, UDP_REQUEST_LIMIT};
@@ -86,7 +86,7 @@ async fn when_sends_as(
     w.begin(step).await;
     let format: ImFormat = fmt.parse().unwrap_or_else(|e| panic!("{e}"));
     let (from, to) = (addr(&from), addr(&to));
-    let outcome = w.leg(side(&kind)).send_im_as(&from, &to, &im_text(&text), format, STEP_DEADLINE).await;
+    let outcome = w.leg(side(&kind)).send_im_as(&from, &to, &im_text(&text), format, step_deadline()).await;
     w.last_outcome = Some((from, outcome));
 }
 
@@ -95,7 +95,7 @@ async fn when_sends_long(w: &mut FedWorld, step: &Step, kind: String, from: Stri
     w.begin(step).await;
     let (from, to) = (addr(&from), addr(&to));
     let text = long_text(n);
-    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text, STEP_DEADLINE).await;
+    let outcome = w.leg(side(&kind)).send_im(&from, &to, &text, step_deadline()).await;
     w.last_text = Some(text);
     w.last_outcome = Some((from, outcome));
 }
@@ -111,7 +111,7 @@ async fn then_receives_that(w: &mut FedWorld, step: &Step, kind: String, user: S
         .wait_for(
             &user,
             &what,
-            STEP_DEADLINE,
+            step_deadline(),
             |e| matches!(e, AgentEvent::ImReceived { from: f, text: t } if t == &text && same(f, &from)),
         )
         .await;
@@ -188,7 +188,8 @@ async fn then_sees_typing(w: &mut FedWorld, step: &Step, kind: String, user: Str
             _ => None,
         })
     };
-    let r = leg.wait_until(&user, &format!("{who} {state}"), STEP_DEADLINE, || latest().filter(|a| *a == active)).await;
+    let r =
+        leg.wait_until(&user, &format!("{who} {state}"), step_deadline(), || latest().filter(|a| *a == active)).await;
     if let Err(e) = r {
         panic!("{e}");
     }
@@ -235,7 +236,7 @@ async fn then_ended(w: &mut FedWorld, step: &Step, kind: String, user: String, w
         .wait_for(
             &user,
             &format!("the conversation with {with} end"),
-            STEP_DEADLINE,
+            step_deadline(),
             |e| matches!(e, AgentEvent::SessionEnded { with: x } if same(x, &with)),
         )
         .await;
@@ -320,13 +321,15 @@ async fn when_exchange(
         let text = format!("IM {:03} from {}", i + 1, if by_lync { "Lync" } else { "Skype" });
         let (leg, (from, to)) =
             if by_lync { (w.leg(Side::Enterprise), &ex.lync) } else { (w.leg(Side::Consumer), &ex.skype) };
-        let o = leg.send_im(from, to, &text, STEP_DEADLINE).await;
+        let o = leg.send_im(from, to, &text, step_deadline()).await;
         assert!(o.is_success(), "IM {} of {n} ({text:?}) was not accepted: {o:?}", i + 1);
         ex.ims.push((by_lync, text));
         // Each IM comes to rest (ACKs in, queues tapped) before the next, as at a step
         // boundary, so the trace order is the conversation's and not the scheduler's.
-        let (a, b) =
-            tokio::join!(w.leg(Side::Enterprise).settle(STEP_DEADLINE), w.leg(Side::Consumer).settle(STEP_DEADLINE));
+        let (a, b) = tokio::join!(
+            w.leg(Side::Enterprise).settle(step_deadline()),
+            w.leg(Side::Consumer).settle(step_deadline())
+        );
         if let Err(e) = a.and(b) {
             panic!("after IM {} of {n}: {e}", i + 1);
         }
@@ -346,7 +349,7 @@ async fn then_exchange_transcripts(w: &mut FedWorld, step: &Step) {
         .wait_for(
             user,
             &format!("the IM {last:?}"),
-            STEP_DEADLINE,
+            step_deadline(),
             |e| matches!(e, AgentEvent::ImReceived { from: f, text } if *text == last && same(f, from)),
         )
         .await;

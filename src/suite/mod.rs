@@ -101,6 +101,14 @@ pub enum SuiteError {
     /// `run` was called twice in one process with another configuration.
     #[error("the suite can run once per process")]
     AlreadyConfigured,
+    /// The external SUT could not be started or did not become ready.
+    #[error("SUT `{name}`: {source}")]
+    Sut {
+        /// The profile's name.
+        name: String,
+        /// What went wrong.
+        source: crate::sut::process::SutError,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SuiteError + '_ {
@@ -139,6 +147,12 @@ impl Summary {
     }
 }
 
+/// Where an external SUT's start command writes its output: `reports/sut/<feature>/<slug>.log`
+/// per scenario, or `reports/sut/run/sut.log` for the whole run.
+pub(crate) fn sut_log(feature: &str, title: &str) -> PathBuf {
+    config().reports.join("sut").join(feature).join(format!("{}.log", slug(title)))
+}
+
 /// Runs the features against the configured SUT; writes JUnit, pcaps and a capture manifest.
 pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
     if !cfg.features.exists() {
@@ -150,8 +164,21 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
     for p in [&mut cfg.features, &mut cfg.captures, &mut cfg.snapshots, &mut cfg.reports] {
         *p = std::path::absolute(&*p).map_err(io(p))?;
     }
+    if cfg.sut.external.is_some() {
+        // An external gateway is configured with the harness's fixed addresses: one
+        // scenario at a time.
+        cfg.concurrency = 1;
+    }
     CONFIG.set(cfg.clone()).map_err(|_| SuiteError::AlreadyConfigured)?;
     std::fs::create_dir_all(&cfg.reports).map_err(io(&cfg.reports))?;
+    let process = match &cfg.sut.external {
+        Some(x) if x.lifecycle == crate::sut::Lifecycle::PerRun => Some(
+            crate::sut::process::SutProcess::start(x, &sut_log("run", "sut"))
+                .await
+                .map_err(|source| SuiteError::Sut { name: cfg.sut.name.clone(), source })?,
+        ),
+        _ => None,
+    };
     let junit = cfg.reports.join("junit.xml");
     let file = std::fs::File::create(&junit).map_err(io(&junit))?;
     let writer = writer::Basic::raw(std::io::stdout(), writer::Coloring::Auto, 0)
@@ -205,6 +232,11 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
         })
         .run(cfg.features.clone())
         .await;
+    if let Some(p) = process
+        && let Err(e) = p.stop().await
+    {
+        tracing::error!("stopping SUT `{}`: {e}", cfg.sut.name);
+    }
     use cucumber::writer::Stats as _;
     let has_failed = result.execution_has_failed();
     let mut scenarios = std::mem::take(&mut *ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()));

@@ -4,7 +4,7 @@ use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 
 use super::im_steps::im_text;
-use super::world::{FedWorld, STEP_DEADLINE};
+use super::world::{FedWorld, step_deadline};
 use crate::agent::{Address, AgentEvent, Side};
 
 /// An address written in a step.
@@ -32,7 +32,7 @@ async fn given_user(w: &mut FedWorld, step: &Step, kind: String, user: String) {
 async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String, text: String, to: String) {
     w.begin(step).await;
     let (from, to) = (addr(&from), addr(&to));
-    let outcome = w.leg(side(&kind)).send_im(&from, &to, &im_text(&text), STEP_DEADLINE).await;
+    let outcome = w.leg(side(&kind)).send_im(&from, &to, &im_text(&text), step_deadline()).await;
     w.last_outcome = Some((from, outcome));
 }
 
@@ -40,8 +40,8 @@ async fn when_sends_im(w: &mut FedWorld, step: &Step, kind: String, from: String
 async fn when_ends_conversation(w: &mut FedWorld, step: &Step, kind: String, user: String) {
     w.begin(step).await;
     let user = addr(&user);
-    let ended = tokio::time::timeout(STEP_DEADLINE, w.leg(side(&kind)).end_sessions(&user)).await;
-    let outcomes = ended.unwrap_or_else(|_| panic!("{user}: BYE got no final response within {STEP_DEADLINE:?}"));
+    let ended = tokio::time::timeout(step_deadline(), w.leg(side(&kind)).end_sessions(&user)).await;
+    let outcomes = ended.unwrap_or_else(|_| panic!("{user}: BYE got no final response within {:?}", step_deadline()));
     let last = outcomes.into_iter().last().unwrap_or_else(|| panic!("{user} has no open IM session to end"));
     w.last_outcome = Some((user, last));
 }
@@ -89,7 +89,7 @@ async fn then_receives(w: &mut FedWorld, step: &Step, kind: String, user: String
     let what = format!("the IM {text:?} from {from}");
     let r = w
         .leg(side(&kind))
-        .wait_for(&user, &what, STEP_DEADLINE, |e| {
+        .wait_for(&user, &what, step_deadline(), |e| {
             matches!(e, AgentEvent::ImReceived { from: f, text: t }
                 // `f` comes from the gateway: a malformed one simply does not match.
                 if t == &text && f.parse::<Address>().is_ok_and(|f| f.comparable().eq_ignore_ascii_case(&from.comparable())))

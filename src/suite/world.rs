@@ -12,6 +12,8 @@ use crate::agent::{Address, AgentEvent, Outcome, Side, SimSide};
 use crate::gateway::{Gateway, NextHops};
 use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
+use crate::sut::process::SutProcess;
+use crate::sut::{Face, FaceTransport, Lifecycle};
 use crate::trace::canonical::{self, Cast, Rendered, StepLine, TraceProfile};
 use crate::trace::meta::CaptureMeta;
 use crate::trace::roles::{Role, Roles};
@@ -19,14 +21,19 @@ use crate::trace::roles::{Role, Roles};
 /// The text of the step that compares a scenario's trace with its golden.
 pub const GOLDEN_STEP: &str = "the canonical trace matches its golden";
 
-/// How long a step waits for an event before it fails.
-pub const STEP_DEADLINE: Duration = Duration::from_secs(5);
+/// How long a step waits for an event before it fails (the SUT profile's
+/// `external.step_timeout_ms`; 5 s for the embedded gateway).
+pub fn step_deadline() -> Duration {
+    config().sut.step_timeout()
+}
 
 /// Everything one scenario runs against.
 #[derive(Debug)]
 pub struct Running {
-    /// The reference gateway.
-    pub gateway: Gateway,
+    /// The embedded reference gateway (none with an external SUT).
+    pub gateway: Option<Gateway>,
+    /// An external SUT started for this scenario alone (`lifecycle: per-scenario`).
+    pub process: Option<SutProcess>,
     /// The simulated Lync Edge/pool.
     pub enterprise: SimSide,
     /// The simulated Skype cloud.
@@ -101,38 +108,64 @@ impl FedWorld {
     /// Starts the SUT and both legs on loopback (called from the `before` hook).
     pub async fn start(&mut self, feature: &str, title: &str) -> std::io::Result<()> {
         self.title = title.to_owned();
-        self.feature = feature.to_owned();
-        let name = self.golden_name();
+        let name = format!("{feature}__{}", slug(title));
         if !NAMES.lock().unwrap_or_else(|p| p.into_inner()).insert(name.clone()) {
+            // `feature` stays unset: this scenario writes nothing over the other's files.
             return Err(std::io::Error::other(format!(
                 "two scenarios of feature `{feature}` share the file name `{name}`: give them distinct titles"
             )));
         }
-        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        self.feature = feature.to_owned();
         let seed = seed(title);
         let sut = &config().sut;
         let tap = Tap::new();
-        let gateway = Gateway::start(sut.gateway_config(ip), seed).await?;
-        let ent_peer = Peer { addr: gateway.enterprise_face(), reliable: true };
-        let con_peer = Peer { addr: gateway.consumer_face(), reliable: false };
-        let enterprise = SimSide::start(Side::Enterprise, ip, ent_peer, tap.clone(), seed ^ 1).await?;
-        let consumer = SimSide::start(Side::Consumer, ip, con_peer, tap.clone(), seed ^ 2).await?;
-        gateway.set_next_hops(NextHops {
-            enterprise: enterprise.endpoint().tcp_addr(),
-            consumer: consumer.endpoint().udp_addr(),
-        });
+        let (gateway, process, faces, enterprise, consumer) = if let Some(x) = &sut.external {
+            let process = match x.lifecycle {
+                Lifecycle::PerScenario => Some(
+                    SutProcess::start(x, &super::sut_log(&self.feature, title))
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))?,
+                ),
+                Lifecycle::PerRun => None,
+            };
+            let ent_peer = Peer { addr: x.enterprise_face.address, reliable: x.enterprise_face.reliable() };
+            let con_peer = Peer { addr: x.consumer_face.address, reliable: x.consumer_face.reliable() };
+            let ent = SimSide::start_at(Side::Enterprise, x.harness.enterprise, ent_peer, tap.clone(), seed ^ 1);
+            let con = SimSide::start_at(Side::Consumer, x.harness.consumer, con_peer, tap.clone(), seed ^ 2);
+            let named = |side: &str, addr, e: std::io::Error| {
+                std::io::Error::new(e.kind(), format!("external.harness.{side}: cannot listen on {addr}: {e}"))
+            };
+            let enterprise = ent.await.map_err(|e| named("enterprise", x.harness.enterprise, e))?;
+            let consumer = con.await.map_err(|e| named("consumer", x.harness.consumer, e))?;
+            (None, process, (x.enterprise_face, x.consumer_face), enterprise, consumer)
+        } else {
+            let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+            let gateway = Gateway::start(sut.gateway_config(ip), seed).await?;
+            let ent = Face { address: gateway.enterprise_face(), transport: FaceTransport::Tcp };
+            let con = Face { address: gateway.consumer_face(), transport: FaceTransport::Udp };
+            let ent_peer = Peer { addr: ent.address, reliable: true };
+            let con_peer = Peer { addr: con.address, reliable: false };
+            let enterprise = SimSide::start(Side::Enterprise, ip, ent_peer, tap.clone(), seed ^ 1).await?;
+            let consumer = SimSide::start(Side::Consumer, ip, con_peer, tap.clone(), seed ^ 2).await?;
+            gateway.set_next_hops(NextHops {
+                enterprise: enterprise.endpoint().tcp_addr(),
+                consumer: consumer.endpoint().udp_addr(),
+            });
+            (Some(gateway), None, (ent, con), enterprise, consumer)
+        };
         let mut roles = Roles::default();
         for (s, side) in [(&enterprise, Side::Enterprise), (&consumer, Side::Consumer)] {
             roles.insert(Transport::Udp, s.endpoint().udp_addr(), Role::Harness(side));
             roles.insert(Transport::Tcp, s.endpoint().tcp_addr(), Role::Harness(side));
         }
-        roles.insert(Transport::Tcp, gateway.enterprise_face(), Role::Gateway(Side::Enterprise));
-        roles.insert(Transport::Udp, gateway.consumer_face(), Role::Gateway(Side::Consumer));
-        // A consumer-leg request over 1300 bytes comes over TCP to the UDP face's port (RFC
-        // 3261 §18.1.1).
-        roles.insert(Transport::Tcp, gateway.consumer_face(), Role::Gateway(Side::Consumer));
+        // Each face takes both transports on its port: a request over 1300 bytes comes over
+        // TCP to a UDP face's port (RFC 3261 §18.1.1).
+        for (face, side) in [(faces.0, Side::Enterprise), (faces.1, Side::Consumer)] {
+            roles.insert(Transport::Tcp, face.address, Role::Gateway(side));
+            roles.insert(Transport::Udp, face.address, Role::Gateway(side));
+        }
         let cast = roles.cast();
-        self.running = Some(Running { gateway, enterprise, consumer, tap, cast, roles });
+        self.running = Some(Running { gateway, process, enterprise, consumer, tap, cast, roles });
         Ok(())
     }
 
@@ -164,7 +197,7 @@ impl FedWorld {
 
     async fn settle(&self) {
         let run = self.run();
-        let (a, b) = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
+        let (a, b) = tokio::join!(run.enterprise.settle(step_deadline()), run.consumer.settle(step_deadline()));
         if let Err(e) = a.and(b) {
             panic!("after step {}: {e}", self.steps.len());
         }
@@ -268,8 +301,22 @@ impl FedWorld {
     /// trace it renders with the one the tap renders: the capture is the evidence a vendor
     /// gets, so a difference fails the scenario.
     pub async fn finish(&mut self, failed: bool) -> Option<Finished> {
+        if self.feature.is_empty() {
+            return None;
+        }
+        let Some(run) = self.running.as_mut() else {
+            // The scenario never started (the SUT or a leg could not start): its verdict and
+            // an empty capture are still recorded, so the manifest misses no scenario.
+            let path = self.capture_path();
+            let meta = CaptureMeta::new(&self.feature, &self.title, &self.golden_name(), &[], &Roles::default());
+            let evidence_fault = crate::trace::write_pcapng_file(&[], &meta, &path)
+                .err()
+                .map(|e| format!("the capture could not be written: {e}"));
+            return Some(Finished { pcap: path, sip_messages: 0, rtp_streams: Vec::new(), evidence_fault });
+        };
+        let process = run.process.take();
         let run = self.running.as_ref()?;
-        let _ = tokio::join!(run.enterprise.settle(STEP_DEADLINE), run.consumer.settle(STEP_DEADLINE));
+        let _ = tokio::join!(run.enterprise.settle(step_deadline()), run.consumer.settle(step_deadline()));
         let events = run.tap.events();
         let (seen, _) = canonical::messages(&events, &run.cast);
         let media = canonical::media_datagrams(&events);
@@ -297,9 +344,15 @@ impl FedWorld {
         if let Some(fault) = &evidence_fault {
             tracing::error!("{}: {fault}", self.title);
         }
-        run.enterprise.shutdown();
-        run.consumer.shutdown();
-        run.gateway.shutdown();
+        tokio::join!(run.enterprise.stop(), run.consumer.stop());
+        if let Some(g) = &run.gateway {
+            g.shutdown();
+        }
+        if let Some(p) = process
+            && let Err(e) = p.stop().await
+        {
+            tracing::error!("{}: stopping the SUT: {e}", self.title);
+        }
         Some(Finished {
             pcap: path,
             sip_messages: seen.len(),
