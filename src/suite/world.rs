@@ -182,7 +182,7 @@ impl FedWorld {
     /// Who is who on the wire, with the media sockets made so far.
     fn cast(&self) -> Cast {
         let run = self.run();
-        Cast { media: run.tap.names(), ..run.cast.clone() }
+        Cast { media: run.tap.names(), srtp: run.tap.srtp_keys(), ..run.cast.clone() }
     }
 
     /// The golden's name.
