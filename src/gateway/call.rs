@@ -18,7 +18,7 @@ mod translate;
 use std::collections::{BTreeMap, HashMap};
 
 use codec::{LegPayload, Offered};
-use translate::{LocalConsumer, LocalLync, MediaRefusal};
+use translate::{LocalConsumer, LocalLync, MediaRefusal, VideoLine};
 
 use super::reply::reason;
 use super::{Defect, Inner, Leg, State};
@@ -78,6 +78,10 @@ pub(super) struct Call {
     carrying: bool,
     /// The running relay; dropping it stops media.
     relay: Option<relay::RelayTask>,
+    /// The video stream: carried or refused, as the gateway's SDPs say.
+    video: Option<VideoLine>,
+    /// The running video relay.
+    video_relay: Option<relay::RelayTask>,
 }
 
 impl Call {
@@ -102,10 +106,15 @@ impl Call {
         l.version += 1;
         l.ours = direction;
         let (version, pay) = (l.version, l.pay.clone());
-        match leg {
+        let mut sdp = match leg {
             Leg::Enterprise => translate::lync_sdp(&self.lync_local, version, &pay, tag, direction),
             Leg::Consumer => translate::consumer_sdp(&self.consumer_local, version, &pay, direction),
+        };
+        if let Some(v) = &self.video {
+            let ice = (self.lync_local.ufrag.as_str(), self.lync_local.pwd.as_str());
+            sdp.media.extend(v.media(self.lync_local.ip, leg, direction, ice));
         }
+        sdp
     }
 }
 
