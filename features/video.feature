@@ -119,3 +119,27 @@ Feature: Video calls between Lync and Skype users through the gateway, with real
     When the Lync user "alice@contoso.com" hangs up
     Then the call has ended on both legs
     And the canonical trace matches its golden
+
+  @req-25 @req-26
+  Scenario: The Lync user adds video to an audio call by re-INVITE and removes it again
+    Given the Lync user "alice@contoso.com" is in a call with "carol@outlook.com"
+    When the Lync user "alice@contoso.com" adds video to the call
+    Then the call carries video on both legs
+    When the Lync user "alice@contoso.com" sends 10 video frames
+    Then the Skype user "carol@outlook.com" receives those 10 frames whole, 1 of them IDR
+    When the Skype user "carol@outlook.com" sends 10 video frames
+    Then the Lync user "alice@contoso.com" receives those 10 frames whole, 1 of them IDR
+    When the Lync user "alice@contoso.com" removes video from the call
+    Then the call carries no video on either leg
+    When the Lync user "alice@contoso.com" speaks for 10 packets
+    Then the Skype user "carol@outlook.com" hears those 10 packets without loss
+    And the canonical trace matches its golden
+
+  @req-25 @req-26
+  Scenario: The Skype user adds video to an audio call by re-INVITE
+    Given the Skype user "carol@outlook.com" is in a call with "alice@contoso.com"
+    When the Skype user "carol@outlook.com" adds video to the call
+    Then the call carries video on both legs
+    When the Skype user "carol@outlook.com" sends 10 video frames
+    Then the Lync user "alice@contoso.com" receives those 10 frames whole, 1 of them IDR
+    And the canonical trace matches its golden

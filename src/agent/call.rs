@@ -413,6 +413,69 @@ impl SimSide {
         out
     }
 
+    /// The user adds video to the current call (`on`: a re-INVITE with the profile's m=video)
+    /// or removes it (the m-line at port 0, the session stopped).
+    pub async fn set_call_video(&self, user: &Address, on: bool) -> Outcome {
+        let ep = if on {
+            match self.inner.bind_media(user).await {
+                Ok(ep) => Some(ep),
+                Err(e) => return Outcome::failed(&e),
+            }
+        } else {
+            None
+        };
+        let reinvite = {
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            let via = self.inner.via(&mut st.rng);
+            let Some((_, c)) = st.calls.current(user) else { return Outcome::failed(&format!("{user} has no call")) };
+            match ep {
+                Some(ep) => {
+                    let codecs = self.inner.video_codecs().to_vec();
+                    let local = self.inner.local_video(&mut st.rng, &ep, &c.audio, codecs);
+                    c.video = Some(AgentVideo {
+                        local,
+                        endpoint: Some(ep),
+                        handle: None,
+                        remote: None,
+                        our_key: None,
+                        crypto_tag: None,
+                    });
+                }
+                None => {
+                    let Some(v) = c.video.as_mut() else { return Outcome::failed(&format!("{user} has no video")) };
+                    if let Some(h) = v.handle.take() {
+                        h.stop();
+                    }
+                    v.local.rtp_port = 0;
+                }
+            }
+            let (direction, offer) = (c.audio.direction, c.caller);
+            let sdp = self.inner.our_sdp(c, direction, offer);
+            let Some(d) = c.dialog.as_mut() else { return Outcome::failed(&format!("{user}'s call is not up")) };
+            d.request(Method::INVITE, &via)
+                .header("Contact", self.inner.call_contact(user))
+                .body("application/sdp", sdp.to_bytes())
+                .build()
+        };
+        let out = self.inner.reinvite(reinvite).await;
+        if on && out.is_success() {
+            let started = {
+                let mut st = self.inner.lock();
+                let Some((_, c)) = st.calls.current(user) else { return out };
+                out.response
+                    .as_ref()
+                    .ok_or_else(|| "no answer".to_owned())
+                    .and_then(read_sdp)
+                    .and_then(|sdp| self.inner.start_video_as_caller(c, &sdp))
+            };
+            if let Err(e) = started {
+                self.inner.fault(format!("{user}: the answer to the added video cannot be used: {e}"));
+            }
+        }
+        out
+    }
+
     /// The user holds (`a=inactive`) or resumes (`a=sendrecv`) the call with a re-INVITE.
     pub async fn hold(&self, user: &Address, held: bool) -> Outcome {
         let direction = if held { Direction::Inactive } else { Direction::SendRecv };
@@ -658,6 +721,114 @@ impl Inner {
         Ok(())
     }
 
+    /// The first video codec of ours the offer has (Lync's preference order; the Skype cloud
+    /// takes the offer's order), renumbered to the offer.
+    fn choose_video(&self, rv: &RemoteVideo) -> Option<ProfileCodec> {
+        let mine = self.video_codecs();
+        match self.side {
+            Side::Enterprise => {
+                mine.iter().find_map(|pc| rv.codecs.iter().find(|rc| pc.is(rc)).map(|rc| pc.renumbered(rc.pt)))
+            }
+            Side::Consumer => {
+                rv.codecs.iter().find_map(|rc| mine.iter().find(|pc| pc.is(rc)).map(|pc| pc.renumbered(rc.pt)))
+            }
+        }
+    }
+
+    /// Our side of an offered video stream: the chosen codec on `ep` with one key under the
+    /// offer's tag, or a refusal (port 0 with the offered formats, RFC 3264 §6).
+    fn answer_video(
+        &self,
+        rng: &mut fastrand::Rng,
+        rv: RemoteVideo,
+        chosen: Option<ProfileCodec>,
+        ep: Option<MediaEndpoint>,
+        audio: &LocalAudio,
+    ) -> AgentVideo {
+        match (chosen, ep) {
+            (Some(chosen), Some(ep)) => {
+                let mut local = self.local_video(rng, &ep, audio, vec![chosen]);
+                local.keys.truncate(1);
+                let our_key = local.keys.first().and_then(|k| master_key(k).ok());
+                let crypto_tag = rv
+                    .cryptos
+                    .iter()
+                    .find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)
+                    .map(|(t, _, _, _)| *t);
+                AgentVideo { local, endpoint: Some(ep), handle: None, remote: Some(rv), our_key, crypto_tag }
+            }
+            _ => {
+                let codecs = rv
+                    .codecs
+                    .iter()
+                    .map(|c| ProfileCodec { pt: c.pt, rtpmap: format!("{}/{}", c.name, c.clock), fmtp: None })
+                    .collect();
+                let local = LocalVideo { rtp_port: 0, rtcp_port: 0, ice: None, keys: vec![], ssrc_range: None, codecs };
+                AgentVideo { local, endpoint: None, handle: None, remote: None, our_key: None, crypto_tag: None }
+            }
+        }
+    }
+
+    /// The SRTP keys of an answered video stream (Lync side): ours, and the offer's.
+    fn video_srtp(&self, v: &AgentVideo) -> Option<SrtpKeys> {
+        if self.side != Side::Enterprise {
+            return None;
+        }
+        let remote = v.remote.as_ref()?;
+        let local = v.our_key.clone()?;
+        let (_, _, k, _) =
+            remote.cryptos.iter().find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)?;
+        Some(SrtpKeys { local, remote: master_key(k).ok()? })
+    }
+
+    /// A re-INVITE that adds video to a call of ours: sockets, our answer, the session.
+    async fn accept_added_video(self: Arc<Self>, id: TxnId, req: Message, rv: RemoteVideo) {
+        let call_id = req.call_id().unwrap_or_default();
+        let user = self.lock().calls.calls.get(&call_id).map(|c| c.local.clone());
+        let Some(user) = user else { return self.respond(id, &req, 481, "Call/Transaction Does Not Exist") };
+        let chosen = self.choose_video(&rv);
+        let ep = match &chosen {
+            Some(_) => match self.bind_media(&user).await {
+                Ok(ep) => Some(ep),
+                Err(e) => {
+                    self.fault(e);
+                    return self.respond(id, &req, 500, "Server Internal Error");
+                }
+            },
+            None => None,
+        };
+        let answered = {
+            let mut st = self.lock();
+            let st = &mut *st;
+            let Some(c) = st.calls.calls.get_mut(&call_id) else { return };
+            let video = self.answer_video(&mut st.rng, rv, chosen, ep, &c.audio);
+            let srtp = self.video_srtp(&video);
+            let start = video.endpoint.is_some();
+            c.video = Some(video);
+            if let Some(d) = c.dialog.as_mut() {
+                let _ = d.refresh_target(&req);
+            }
+            let direction = c.audio.direction;
+            let sdp = self.our_sdp(c, direction, false);
+            let started = if start { self.start_video(c, srtp) } else { Ok(()) };
+            st.awaiting_ack.insert(call_id);
+            started.map(|()| sdp)
+        };
+        match answered {
+            Ok(sdp) => {
+                let resp = MessageBuilder::response_to(&req, 200, "OK", None)
+                    .header("Contact", self.call_contact(&user))
+                    .body("application/sdp", sdp.to_bytes())
+                    .build();
+                self.endpoint.respond(id, resp);
+            }
+            Err(e) => {
+                self.fault(format!("{user}: the added video cannot start: {e}"));
+                self.respond(id, &req, 488, "Not Acceptable Here");
+            }
+        }
+    }
+
     /// Video for a caller, from the far side's answer: none when the answer has no video
     /// m-line or declines it (port 0).
     fn start_video_as_caller(&self, c: &mut AgentCall, sdp: &Sdp) -> Result<(), String> {
@@ -764,9 +935,10 @@ impl Inner {
         c.audio.direction = direction;
         let mut sdp = self.our_audio_sdp(c, offer);
         if let Some(v) = &c.video {
-            // After the offer/answer the m-line carries what was agreed (one codec, our key).
+            // Until an answer, the offer form; after it the m-line carries what was agreed
+            // (one codec, our key).
             let agreed = v.our_key.is_some() || v.remote.is_some();
-            sdp.media.push(self.video_media(&c.audio, v, offer && !agreed));
+            sdp.media.push(self.video_media(&c.audio, v, !agreed));
         }
         sdp
     }
@@ -1003,18 +1175,7 @@ impl Inner {
         // Video: the first codec of ours the offer has (Lync's preference order; the Skype
         // cloud takes the offer's order), renumbered to the offer; none in common declines it.
         let remote_video = read_sdp(&req).ok().and_then(|s| call::remote_video(&s)).filter(|r| r.port != 0);
-        let video_choice = remote_video.as_ref().map(|rv| {
-            let mine = self.video_codecs();
-            let chosen = match self.side {
-                Side::Enterprise => {
-                    mine.iter().find_map(|pc| rv.codecs.iter().find(|rc| pc.is(rc)).map(|rc| pc.renumbered(rc.pt)))
-                }
-                Side::Consumer => {
-                    rv.codecs.iter().find_map(|rc| mine.iter().find(|pc| pc.is(rc)).map(|pc| pc.renumbered(rc.pt)))
-                }
-            };
-            (rv.clone(), chosen)
-        });
+        let video_choice = remote_video.as_ref().map(|rv| (rv.clone(), self.choose_video(rv)));
         let video_ep = match &video_choice {
             Some((_, Some(_))) => match self.bind_media(&user).await {
                 Ok(e) => Some(e),
@@ -1035,30 +1196,7 @@ impl Inner {
             let te_pt = te.as_ref().map(|t| t.pt);
             let codecs = std::iter::once(chosen).chain(te).collect();
             let seed = st.rng.u64(..);
-            let video = video_choice.map(|(rv, chosen)| match (chosen, video_ep) {
-                (Some(chosen), Some(ep)) => {
-                    let mut local = self.local_video(&mut st.rng, &ep, &audio, vec![chosen]);
-                    local.keys.truncate(1);
-                    let our_key = local.keys.first().and_then(|k| master_key(k).ok());
-                    let crypto_tag = rv
-                        .cryptos
-                        .iter()
-                        .find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)
-                        .map(|(t, _, _, _)| *t);
-                    AgentVideo { local, endpoint: Some(ep), handle: None, remote: Some(rv), our_key, crypto_tag }
-                }
-                _ => {
-                    // Declined: port 0 with the offered formats (RFC 3264 §6).
-                    let codecs = rv
-                        .codecs
-                        .iter()
-                        .map(|c| ProfileCodec { pt: c.pt, rtpmap: format!("{}/{}", c.name, c.clock), fmtp: None })
-                        .collect();
-                    let local =
-                        LocalVideo { rtp_port: 0, rtcp_port: 0, ice: None, keys: vec![], ssrc_range: None, codecs };
-                    AgentVideo { local, endpoint: None, handle: None, remote: None, our_key: None, crypto_tag: None }
-                }
-            });
+            let video = video_choice.map(|(rv, chosen)| self.answer_video(&mut st.rng, rv, chosen, video_ep, &audio));
             let call = AgentCall {
                 caller: false,
                 phase: CallPhase::Ringing,
@@ -1124,17 +1262,9 @@ impl Inner {
             let dialog = Dialog::uas(&c.invite, &c.tag).map_err(|e| format!("the gateway's INVITE: {e}"))?;
             let ep = c.endpoint.take().ok_or("the call's media sockets are gone")?;
             c.media = Some(ep.start(cfg).map_err(|e| e.to_string())?);
-            let video_srtp = c.video.as_ref().and_then(|v| {
-                let remote = v.remote.as_ref()?;
-                let local = v.our_key.clone()?;
-                let (_, _, k, _) = remote
-                    .cryptos
-                    .iter()
-                    .find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)?;
-                Some(SrtpKeys { local, remote: master_key(k).ok()? })
-            });
+            let video_srtp = c.video.as_ref().and_then(|v| self.video_srtp(v));
             if c.video.as_ref().is_some_and(|v| v.endpoint.is_some()) {
-                self.start_video(c, video_srtp.filter(|_| self.side == Side::Enterprise))?;
+                self.start_video(c, video_srtp)?;
             }
             c.dialog = Some(dialog);
             c.pending = None;
@@ -1201,7 +1331,7 @@ impl Inner {
     }
 
     /// A request in one of our calls: BYE or a re-INVITE (hold/resume).
-    pub(super) fn on_call_request(&self, id: TxnId, req: &Message) {
+    pub(super) fn on_call_request(self: &Arc<Self>, id: TxnId, req: &Message) {
         let call_id = req.call_id().unwrap_or_default();
         let method = req.method().cloned();
         let mut st = self.lock();
@@ -1244,6 +1374,32 @@ impl Inner {
                         return self.respond(id, req, 488, "Not Acceptable Here");
                     }
                 };
+                let offered_video = read_sdp(req).ok().and_then(|s| call::remote_video(&s)).filter(|r| r.port != 0);
+                let has_video = c.video.as_ref().is_some_and(|v| v.handle.is_some());
+                match offered_video {
+                    Some(rv) if !has_video => {
+                        // Video added: sockets first (async), then the answer.
+                        drop(st);
+                        let guard = self.in_flight();
+                        let me = Arc::clone(self);
+                        let req = req.clone();
+                        tokio::spawn(async move {
+                            me.accept_added_video(id, req, rv).await;
+                            drop(guard);
+                        });
+                        return;
+                    }
+                    None if has_video => {
+                        // Video removed (port 0): the session stops, our m-line goes to port 0.
+                        if let Some(v) = c.video.as_mut() {
+                            if let Some(h) = v.handle.take() {
+                                h.stop();
+                            }
+                            v.local.rtp_port = 0;
+                        }
+                    }
+                    _ => {}
+                }
                 let held = offered == Some(Direction::Inactive);
                 let direction = if held { Direction::Inactive } else { Direction::SendRecv };
                 if let Some(d) = c.dialog.as_mut() {

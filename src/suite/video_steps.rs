@@ -9,7 +9,7 @@ use cucumber::{given, then, when};
 use super::steps::{addr, side};
 use super::world::{FedWorld, STEP_DEADLINE};
 use crate::agent::media::{KeyframeRequest, VideoHandle, VideoReport};
-use crate::agent::{Address, AgentEvent, Side, VideoHabit};
+use crate::agent::{Address, Side, VideoHabit};
 
 /// The last frame run: listener, frames sent, and the listener's report before it.
 #[derive(Debug, Clone)]
@@ -161,12 +161,27 @@ async fn then_asked(w: &mut FedWorld, step: &Step, kind: String, user: String, h
     assert_eq!(got, 1, "{u} should get one {how}; report: {r:?}");
 }
 
-#[then("neither user received a video stream")]
-async fn then_no_video(w: &mut FedWorld, step: &Step) {
+#[when(expr = "the {word} user {string} adds video to the call")]
+async fn when_adds_video(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    let (s, u) = (side(&kind), addr(&user));
+    let out = w.leg(s).set_call_video(&u, true).await;
+    assert_eq!(out.status, Some(200), "{u}'s re-INVITE adding video should be answered 200, got {out:?}");
+}
+
+#[when(expr = "the {word} user {string} removes video from the call")]
+async fn when_removes_video(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    let (s, u) = (side(&kind), addr(&user));
+    let out = w.leg(s).set_call_video(&u, false).await;
+    assert_eq!(out.status, Some(200), "{u}'s re-INVITE removing video should be answered 200, got {out:?}");
+}
+
+#[then("the call carries no video on either leg")]
+async fn then_no_video_now(w: &mut FedWorld, step: &Step) {
     w.begin(step).await;
     for (s, u) in [w.call.caller.clone(), w.call.callee.clone()].into_iter().flatten() {
-        let events = w.events_where(s, &u, |e| matches!(e, AgentEvent::CallUp { .. }));
-        assert!(!events.is_empty(), "{u}'s call never came up");
-        assert!(w.leg(s).call_of(&u).is_some_and(|c| c.video.is_none()), "{u} has a video stream");
+        let view = w.leg(s).call_of(&u).unwrap_or_else(|| panic!("{u} has no call"));
+        assert!(view.video.is_none(), "{u} still has a video stream");
     }
 }

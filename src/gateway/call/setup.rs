@@ -270,7 +270,7 @@ fn new_call(
 }
 
 /// The gateway's video identity for a call, on freshly bound sockets.
-async fn video_locals(inner: &Inner) -> Option<(Sockets, LocalVideo)> {
+pub(super) async fn video_locals(inner: &Inner) -> Option<(Sockets, LocalVideo)> {
     let sockets = Sockets::bind(inner.config.ip).await.ok()?;
     let mut st = inner.lock();
     let rng = &mut st.rng;
@@ -286,7 +286,7 @@ async fn video_locals(inner: &Inner) -> Option<(Sockets, LocalVideo)> {
 }
 
 /// Starts the video relay of a carried stream.
-fn start_video(
+pub(super) fn start_video(
     inner: &Inner,
     sockets: Sockets,
     local: &LocalVideo,
@@ -318,7 +318,7 @@ fn start_video(
 }
 
 /// The video m-line of a SIP body (a single SDP or the ICE v19 part of a multipart one).
-fn video_of(leg: Leg, content_type: Option<&str>, body: &[u8]) -> VideoOffer {
+pub(super) fn video_of(leg: Leg, content_type: Option<&str>, body: &[u8]) -> VideoOffer {
     let sdp = match leg {
         Leg::Enterprise => translate::pick_lync(content_type, body).ok(),
         Leg::Consumer => Sdp::parse(body).ok(),

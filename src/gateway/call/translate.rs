@@ -332,6 +332,8 @@ pub(in crate::gateway) enum VideoLine {
     Carried { local: LocalVideo, lync_pt: u8, consumer_pt: u8, crypto_tag: u32 },
     /// Refused toward the offerer (port 0 with the offer's formats); nothing on the other leg.
     Refused { leg: Leg, formats: Vec<String> },
+    /// Removed by a re-INVITE: port 0 on both legs, with each leg's number.
+    Stopped { lync_pt: u8, consumer_pt: u8 },
 }
 
 impl VideoLine {
@@ -351,6 +353,15 @@ impl VideoLine {
                 Some(m)
             }
             Self::Refused { .. } => None,
+            Self::Stopped { lync_pt, consumer_pt } => {
+                let (proto, pt) = match leg {
+                    Leg::Enterprise => (Proto::RtpSavp, lync_pt),
+                    Leg::Consumer => (Proto::RtpAvp, consumer_pt),
+                };
+                let mut m = Media::new(MediaKind::Video, 0, proto);
+                m.formats = vec![pt.to_string()];
+                Some(m)
+            }
             Self::Carried { local, lync_pt, consumer_pt, crypto_tag } => Some(match leg {
                 Leg::Enterprise => {
                     let mut m = Media::new(MediaKind::Video, local.lync_rtp, Proto::RtpSavp)
