@@ -10,17 +10,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::identity::{Address, Side};
-use super::media::{IceParams, MediaConfig, MediaEndpoint, MediaHandle, SendCodec, SrtpKeys};
+use super::media::{
+    IceParams, MediaConfig, MediaEndpoint, MediaHandle, SendCodec, SrtpKeys, VideoHandle, VideoLegConfig,
+};
 use super::presence::key;
 use super::side::{AgentEvent, Inner, Outcome, SimSide};
-use crate::dialect::call::{self, LocalAudio, ProfileCodec, RemoteAudio};
+use crate::dialect::call::{self, LocalAudio, LocalVideo, ProfileCodec, RemoteAudio, RemoteVideo};
 use crate::dialect::skype::SkypeState;
 use crate::dialect::{lync, skype};
 use crate::media::srtp::MasterKey;
 use crate::media::stun::{IcePassword, IceUfrag};
 use crate::net::{Heard, token};
 use crate::sdp::alternative;
-use crate::sdp::{CryptoSuite, Direction, Sdp};
+use crate::sdp::{CryptoSuite, Direction, Media, Sdp};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, MessageBuilder, Method};
@@ -41,6 +43,35 @@ pub(super) struct Habits {
     no_srtp: bool,
     /// The m-line this user offers and accepts instead of the profile's.
     codecs: Option<Vec<ProfileCodec>>,
+    /// What video the user's next call offers.
+    video: VideoHabit,
+}
+
+/// What video a user's call offers (PROTOCOL.md §1.7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum VideoHabit {
+    /// Audio only.
+    #[default]
+    None,
+    /// The profile's video m-line (Lync 2013: X-H264UC, x-rtvc1, x-ulpfecuc; Skype: H264).
+    Offer,
+    /// A Lync 2010 client: RTVideo (`x-rtvc1/90000`) only.
+    Rtvc1Only,
+}
+
+/// Frames per second the simulated clients send video at.
+pub const VIDEO_FPS: u32 = 30;
+
+/// One call's video stream.
+#[derive(Debug)]
+struct AgentVideo {
+    local: LocalVideo,
+    endpoint: Option<MediaEndpoint>,
+    handle: Option<VideoHandle>,
+    remote: Option<RemoteVideo>,
+    /// The key we send with and the far side's crypto tag we answer with (Lync side).
+    our_key: Option<MasterKey>,
+    crypto_tag: Option<u32>,
 }
 
 /// Where a call is, as its user sees it.
@@ -93,6 +124,8 @@ struct AgentCall {
     held: bool,
     /// Seeds the call's synthetic audio and STUN transaction ids.
     seed: u64,
+    /// The video stream, when one was offered.
+    video: Option<AgentVideo>,
 }
 
 /// Call state of one leg.
@@ -129,6 +162,12 @@ impl CallState {
                 m.stop();
             }
             c.endpoint = None;
+            if let Some(v) = &mut c.video {
+                if let Some(h) = &v.handle {
+                    h.stop();
+                }
+                v.endpoint = None;
+            }
         }
     }
 }
@@ -148,6 +187,10 @@ pub struct CallView {
     pub held: bool,
     /// The media session, once started.
     pub media: Option<MediaHandle>,
+    /// The video session, once started.
+    pub video: Option<VideoHandle>,
+    /// Video was offered and the far side declined it (port 0).
+    pub video_declined: bool,
 }
 
 /// `name/clock` of a profile codec's rtpmap (channels dropped).
@@ -237,6 +280,11 @@ impl SimSide {
         Ok(())
     }
 
+    /// What video the user's next call offers.
+    pub fn set_video(&self, user: &Address, video: VideoHabit) {
+        self.inner.lock().calls.habits.entry(key(user)).or_default().video = video;
+    }
+
     /// The Lync pool's archiving service refuses multipart call offers (415).
     pub fn refuse_multipart_offers(&self) {
         self.inner.lock().calls.refuse_multipart = true;
@@ -252,6 +300,8 @@ impl SimSide {
             te: c.te,
             held: c.held,
             media: c.media.clone(),
+            video: c.video.as_ref().and_then(|v| v.handle.clone()),
+            video_declined: c.video.as_ref().is_some_and(|v| v.remote.as_ref().is_some_and(|r| r.port == 0)),
         })
     }
 
@@ -260,11 +310,27 @@ impl SimSide {
     pub async fn place_call(&self, from: &Address, to: &Address) -> Result<(), String> {
         let inner = Arc::clone(&self.inner);
         let endpoint = inner.bind_media(from).await?;
+        let habit = inner.lock().calls.habits.get(&key(from)).map(|h| h.video).unwrap_or_default();
+        let video_ep = match habit {
+            VideoHabit::None => None,
+            _ => Some(inner.bind_media(from).await?),
+        };
         let invite = {
             let mut st = inner.lock();
             let habits = st.calls.habits.get(&key(from)).cloned().unwrap_or_default();
             let codecs = habits.codecs.clone().unwrap_or_else(|| inner.audio_codecs().to_vec());
             let audio = inner.local_audio(&mut st.rng, &endpoint, habits.no_srtp);
+            let video = video_ep.map(|ep| {
+                let codecs = match habit {
+                    VideoHabit::Rtvc1Only => {
+                        inner.video_codecs().iter().filter(|c| c.rtpmap.starts_with("x-rtvc1/")).cloned().collect()
+                    }
+                    _ => inner.video_codecs().to_vec(),
+                };
+                let local = inner.local_video(&mut st.rng, &ep, &audio, codecs);
+                AgentVideo { local, endpoint: Some(ep), handle: None, remote: None, our_key: None, crypto_tag: None }
+            });
+            let video_media = video.as_ref().map(|v| inner.video_media(&audio, v, true));
             let invite = match inner.side {
                 Side::Enterprise => {
                     let env = inner.lync_envelope(&mut st.rng, from, to);
@@ -272,18 +338,26 @@ impl SimSide {
                     let boundary = token(&mut st.rng, 20);
                     let draft6 = (token(&mut st.rng, 32), token(&mut st.rng, 24));
                     let cids = (token(&mut st.rng, 10), token(&mut st.rng, 10));
-                    let (ct, body) =
-                        call::lync_offer(&codecs, &audio, &boundary, (&draft6.0, &draft6.1), (&cids.0, &cids.1));
+                    let (ct, body) = call::lync_offer_with_video(
+                        &codecs,
+                        &audio,
+                        video_media,
+                        &boundary,
+                        (&draft6.0, &draft6.1),
+                        (&cids.0, &cids.1),
+                    );
                     lync::call_invite(&inner.lync, &env, &conv, &ct, body)
                 }
                 Side::Consumer => {
                     let env = inner.skype_envelope(&mut st.rng, from, to);
-                    let sdp = call::skype_audio(&inner.skype.call_session_name, &codecs, &audio);
+                    let mut sdp = call::skype_audio(&inner.skype.call_session_name, &codecs, &audio);
+                    sdp.media.extend(video_media);
                     skype::call_invite(&inner.skype, &env, &from.sip_uri(), sdp.to_bytes())
                 }
             };
             let seed = st.rng.u64(..);
-            let call = AgentCall::new(from, to.to_string(), invite.clone(), audio, codecs, endpoint, seed);
+            let mut call = AgentCall::new(from, to.to_string(), invite.clone(), audio, codecs, endpoint, seed);
+            call.video = video;
             st.calls.add(invite.call_id().unwrap_or_default(), call);
             invite
         };
@@ -336,6 +410,69 @@ impl SimSide {
         };
         let out = self.inner.tracked(bye.0).await;
         self.inner.record(user.clone(), AgentEvent::CallEnded { with: bye.1 });
+        out
+    }
+
+    /// The user adds video to the current call (`on`: a re-INVITE with the profile's m=video)
+    /// or removes it (the m-line at port 0, the session stopped).
+    pub async fn set_call_video(&self, user: &Address, on: bool) -> Outcome {
+        let ep = if on {
+            match self.inner.bind_media(user).await {
+                Ok(ep) => Some(ep),
+                Err(e) => return Outcome::failed(&e),
+            }
+        } else {
+            None
+        };
+        let reinvite = {
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            let via = self.inner.via(&mut st.rng);
+            let Some((_, c)) = st.calls.current(user) else { return Outcome::failed(&format!("{user} has no call")) };
+            match ep {
+                Some(ep) => {
+                    let codecs = self.inner.video_codecs().to_vec();
+                    let local = self.inner.local_video(&mut st.rng, &ep, &c.audio, codecs);
+                    c.video = Some(AgentVideo {
+                        local,
+                        endpoint: Some(ep),
+                        handle: None,
+                        remote: None,
+                        our_key: None,
+                        crypto_tag: None,
+                    });
+                }
+                None => {
+                    let Some(v) = c.video.as_mut() else { return Outcome::failed(&format!("{user} has no video")) };
+                    if let Some(h) = v.handle.take() {
+                        h.stop();
+                    }
+                    v.local.rtp_port = 0;
+                }
+            }
+            let (direction, offer) = (c.audio.direction, c.caller);
+            let sdp = self.inner.our_sdp(c, direction, offer);
+            let Some(d) = c.dialog.as_mut() else { return Outcome::failed(&format!("{user}'s call is not up")) };
+            d.request(Method::INVITE, &via)
+                .header("Contact", self.inner.call_contact(user))
+                .body("application/sdp", sdp.to_bytes())
+                .build()
+        };
+        let out = self.inner.reinvite(reinvite).await;
+        if on && out.is_success() {
+            let started = {
+                let mut st = self.inner.lock();
+                let Some((_, c)) = st.calls.current(user) else { return out };
+                out.response
+                    .as_ref()
+                    .ok_or_else(|| "no answer".to_owned())
+                    .and_then(read_sdp)
+                    .and_then(|sdp| self.inner.start_video_as_caller(c, &sdp))
+            };
+            if let Err(e) = started {
+                self.inner.fault(format!("{user}: the answer to the added video cannot be used: {e}"));
+            }
+        }
         out
     }
 
@@ -398,6 +535,7 @@ impl AgentCall {
             media: None,
             held: false,
             seed,
+            video: None,
         }
     }
 
@@ -407,6 +545,12 @@ impl AgentCall {
             m.stop();
         }
         self.endpoint = None;
+        if let Some(v) = &mut self.video {
+            if let Some(h) = &v.handle {
+                h.stop();
+            }
+            v.endpoint = None;
+        }
     }
 }
 
@@ -483,9 +627,11 @@ async fn answered(inner: &Arc<Inner>, invite: &Message, resp: &Message) {
         let Some(c) = st.calls.calls.get_mut(&call_id) else { return };
         c.dialog = Some(dialog);
         c.phase = CallPhase::Connecting;
-        read_sdp(resp)
-            .and_then(|sdp| call::remote_audio(&sdp).ok_or_else(|| "the answer has no audio stream".to_owned()))
-            .and_then(|remote| inner.start_media_as_caller(c, remote))
+        read_sdp(resp).and_then(|sdp| {
+            let remote = call::remote_audio(&sdp).ok_or_else(|| "the answer has no audio stream".to_owned())?;
+            inner.start_media_as_caller(c, remote)?;
+            inner.start_video_as_caller(c, &sdp)
+        })
     };
     if let Err(e) = started {
         inner.fault(format!("{}: the gateway's answer to a call cannot be used: {e}", inner.side.label()));
@@ -500,6 +646,238 @@ impl Inner {
             Side::Enterprise => &self.lync.audio_codecs,
             Side::Consumer => &self.skype.audio_codecs,
         }
+    }
+
+    fn video_codecs(&self) -> &[ProfileCodec] {
+        match self.side {
+            Side::Enterprise => &self.lync.video_codecs,
+            Side::Consumer => &self.skype.video_codecs,
+        }
+    }
+
+    /// Our video description on `ep`: Lync with the audio's ICE credentials, three keys and a
+    /// 100-wide SSRC range (PROTOCOL.md §2.5); Skype plain.
+    fn local_video(
+        &self,
+        rng: &mut fastrand::Rng,
+        ep: &MediaEndpoint,
+        audio: &LocalAudio,
+        codecs: Vec<ProfileCodec>,
+    ) -> LocalVideo {
+        let lync = self.side == Side::Enterprise;
+        let base = rng.u32(1..u32::MAX - call::VIDEO_SSRC_RANGE);
+        LocalVideo {
+            rtp_port: ep.rtp_addr().port(),
+            rtcp_port: ep.rtcp_addr().port(),
+            ice: audio.ice.clone(),
+            keys: if lync && !audio.keys.is_empty() {
+                (0..3).map(|_| MasterKey::random(rng).to_base64()).collect()
+            } else {
+                vec![]
+            },
+            ssrc_range: lync.then_some((base, base + call::VIDEO_SSRC_RANGE - 1)),
+            codecs,
+        }
+    }
+
+    /// Our video m-line: an offer (all our codecs and keys) or an answer (the chosen codec,
+    /// the key we use under the far side's tag).
+    fn video_media(&self, audio: &LocalAudio, v: &AgentVideo, offer: bool) -> Media {
+        match self.side {
+            Side::Enterprise if offer || v.local.rtp_port == 0 => call::lync_video(audio, &v.local, None),
+            Side::Enterprise => {
+                let mut local = v.local.clone();
+                local.keys = v.our_key.iter().map(MasterKey::to_base64).collect();
+                call::lync_video(audio, &local, v.crypto_tag)
+            }
+            Side::Consumer => call::skype_video(audio, &v.local),
+        }
+    }
+
+    /// Starts the video session of a call whose video both sides agreed on.
+    fn start_video(&self, c: &mut AgentCall, srtp: Option<SrtpKeys>) -> Result<(), String> {
+        let seed = c.seed ^ 0x5649_4445_4f00_0000;
+        let fallback_ssrc = ssrc_of(&c.invite, &c.local).wrapping_add(1).max(1);
+        let Some(v) = c.video.as_mut() else { return Ok(()) };
+        let Some(rv) = v.remote.clone() else { return Ok(()) };
+        let pt = v.local.codecs.first().map(|pc| pc.pt).ok_or("no video codec chosen")?;
+        let ep = v.endpoint.take().ok_or("the call's video sockets are gone")?;
+        if let Some(k) = &srtp {
+            self.tap.srtp_key(ep.rtp_addr(), &k.local.to_base64());
+            self.tap.srtp_key(rv.rtp, &k.remote.to_base64());
+        }
+        let cfg = VideoLegConfig {
+            pt,
+            ssrc: v.local.ssrc_range.map_or(fallback_ssrc, |r| r.0),
+            seed,
+            fps: VIDEO_FPS,
+            remote_rtp: rv.rtp,
+            remote_rtcp: rv.rtcp,
+            srtp,
+            pacsi: self.side == Side::Enterprise,
+            expect_ssrc_range: rv.ssrc_range,
+        };
+        v.handle = Some(ep.start_video(cfg).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    /// The first video codec of ours the offer has (Lync's preference order; the Skype cloud
+    /// takes the offer's order), renumbered to the offer.
+    fn choose_video(&self, rv: &RemoteVideo) -> Option<ProfileCodec> {
+        let mine = self.video_codecs();
+        match self.side {
+            Side::Enterprise => {
+                mine.iter().find_map(|pc| rv.codecs.iter().find(|rc| pc.is(rc)).map(|rc| pc.renumbered(rc.pt)))
+            }
+            Side::Consumer => {
+                rv.codecs.iter().find_map(|rc| mine.iter().find(|pc| pc.is(rc)).map(|pc| pc.renumbered(rc.pt)))
+            }
+        }
+    }
+
+    /// Our side of an offered video stream: the chosen codec on `ep` with one key under the
+    /// offer's tag, or a refusal (port 0 with the offered formats, RFC 3264 §6).
+    fn answer_video(
+        &self,
+        rng: &mut fastrand::Rng,
+        rv: RemoteVideo,
+        chosen: Option<ProfileCodec>,
+        ep: Option<MediaEndpoint>,
+        audio: &LocalAudio,
+    ) -> AgentVideo {
+        match (chosen, ep) {
+            (Some(chosen), Some(ep)) => {
+                let mut local = self.local_video(rng, &ep, audio, vec![chosen]);
+                local.keys.truncate(1);
+                let our_key = local.keys.first().and_then(|k| master_key(k).ok());
+                let crypto_tag = rv
+                    .cryptos
+                    .iter()
+                    .find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)
+                    .map(|(t, _, _, _)| *t);
+                AgentVideo { local, endpoint: Some(ep), handle: None, remote: Some(rv), our_key, crypto_tag }
+            }
+            _ => {
+                let codecs = rv
+                    .codecs
+                    .iter()
+                    .map(|c| ProfileCodec { pt: c.pt, rtpmap: format!("{}/{}", c.name, c.clock), fmtp: None })
+                    .collect();
+                let local = LocalVideo { rtp_port: 0, rtcp_port: 0, ice: None, keys: vec![], ssrc_range: None, codecs };
+                AgentVideo { local, endpoint: None, handle: None, remote: None, our_key: None, crypto_tag: None }
+            }
+        }
+    }
+
+    /// The SRTP keys of an answered video stream (Lync side): ours, and the offer's.
+    fn video_srtp(&self, v: &AgentVideo) -> Option<SrtpKeys> {
+        if self.side != Side::Enterprise {
+            return None;
+        }
+        let remote = v.remote.as_ref()?;
+        let local = v.our_key.clone()?;
+        let (_, _, k, _) =
+            remote.cryptos.iter().find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)?;
+        Some(SrtpKeys { local, remote: master_key(k).ok()? })
+    }
+
+    /// A re-INVITE that adds video to a call of ours: sockets, our answer, the session.
+    async fn accept_added_video(self: Arc<Self>, id: TxnId, req: Message, rv: RemoteVideo) {
+        let call_id = req.call_id().unwrap_or_default();
+        let user = self.lock().calls.calls.get(&call_id).map(|c| c.local.clone());
+        let Some(user) = user else { return self.respond(id, &req, 481, "Call/Transaction Does Not Exist") };
+        let chosen = self.choose_video(&rv);
+        let ep = match &chosen {
+            Some(_) => match self.bind_media(&user).await {
+                Ok(ep) => Some(ep),
+                Err(e) => {
+                    self.fault(e);
+                    return self.respond(id, &req, 500, "Server Internal Error");
+                }
+            },
+            None => None,
+        };
+        let answered = {
+            let mut st = self.lock();
+            let st = &mut *st;
+            let Some(c) = st.calls.calls.get_mut(&call_id) else { return };
+            let video = self.answer_video(&mut st.rng, rv, chosen, ep, &c.audio);
+            let srtp = self.video_srtp(&video);
+            let start = video.endpoint.is_some();
+            c.video = Some(video);
+            if let Some(d) = c.dialog.as_mut() {
+                let _ = d.refresh_target(&req);
+            }
+            let direction = c.audio.direction;
+            let sdp = self.our_sdp(c, direction, false);
+            let started = if start { self.start_video(c, srtp) } else { Ok(()) };
+            st.awaiting_ack.insert(call_id);
+            started.map(|()| sdp)
+        };
+        match answered {
+            Ok(sdp) => {
+                let resp = MessageBuilder::response_to(&req, 200, "OK", None)
+                    .header("Contact", self.call_contact(&user))
+                    .body("application/sdp", sdp.to_bytes())
+                    .build();
+                self.endpoint.respond(id, resp);
+            }
+            Err(e) => {
+                self.fault(format!("{user}: the added video cannot start: {e}"));
+                self.respond(id, &req, 488, "Not Acceptable Here");
+            }
+        }
+    }
+
+    /// Video for a caller, from the far side's answer: none when the answer has no video
+    /// m-line or declines it (port 0).
+    fn start_video_as_caller(&self, c: &mut AgentCall, sdp: &Sdp) -> Result<(), String> {
+        let lync = self.side == Side::Enterprise;
+        let Some(v) = c.video.as_mut() else { return Ok(()) };
+        let rv = call::remote_video(sdp);
+        let Some(rv) = rv.filter(|r| r.port != 0) else {
+            v.remote = Some(call::remote_video(sdp).unwrap_or(RemoteVideo {
+                port: 0,
+                rtp: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                rtcp: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                cryptos: Vec::new(),
+                codecs: Vec::new(),
+                ssrc_range: None,
+            }));
+            v.endpoint = None;
+            v.local.rtp_port = 0;
+            return Ok(());
+        };
+        let send = rv.codecs.first().ok_or("the video answer carries no codec")?;
+        let ours = v.local.codecs.iter().find(|pc| pc.is(send) && pc.pt == send.pt).cloned().ok_or_else(|| {
+            format!(
+                "the video answer chose {}/{} as {}, which the offer did not carry so",
+                send.name, send.clock, send.pt
+            )
+        })?;
+        let srtp = if lync && !v.local.keys.is_empty() {
+            let (tag, remote_key) = rv
+                .cryptos
+                .iter()
+                .find(|(_, suite, _, mki)| *suite == CryptoSuite::AesCm128HmacSha1_80 && !mki)
+                .map(|(t, _, k, _)| (*t, k.clone()))
+                .ok_or("the video answer has no usable a=crypto line")?;
+            let local = master_key(
+                v.local.keys.get(tag.wrapping_sub(1) as usize).ok_or("the video answer's crypto tag names no line")?,
+            )?;
+            let remote = master_key(&remote_key)?;
+            if remote == local {
+                return Err("the video answer repeats our own master key".into());
+            }
+            v.our_key = Some(local.clone());
+            v.crypto_tag = Some(tag);
+            Some(SrtpKeys { local, remote })
+        } else {
+            None
+        };
+        v.local.codecs = vec![ours];
+        v.remote = Some(rv);
+        self.start_video(c, srtp)
     }
 
     fn ring_timeout(&self) -> Duration {
@@ -555,6 +933,17 @@ impl Inner {
     fn our_sdp(&self, c: &mut AgentCall, direction: Direction, offer: bool) -> Sdp {
         c.audio.version += 1;
         c.audio.direction = direction;
+        let mut sdp = self.our_audio_sdp(c, offer);
+        if let Some(v) = &c.video {
+            // Until an answer, the offer form; after it the m-line carries what was agreed
+            // (one codec, our key).
+            let agreed = v.our_key.is_some() || v.remote.is_some();
+            sdp.media.push(self.video_media(&c.audio, v, !agreed));
+        }
+        sdp
+    }
+
+    fn our_audio_sdp(&self, c: &mut AgentCall, offer: bool) -> Sdp {
         match self.side {
             Side::Enterprise if offer => call::lync_v19(&c.codecs, &c.audio, None),
             Side::Enterprise => {
@@ -783,6 +1172,20 @@ impl Inner {
                 return self.respond(id, &req, 500, "Server Internal Error");
             }
         };
+        // Video: the first codec of ours the offer has (Lync's preference order; the Skype
+        // cloud takes the offer's order), renumbered to the offer; none in common declines it.
+        let remote_video = read_sdp(&req).ok().and_then(|s| call::remote_video(&s)).filter(|r| r.port != 0);
+        let video_choice = remote_video.as_ref().map(|rv| (rv.clone(), self.choose_video(rv)));
+        let video_ep = match &video_choice {
+            Some((_, Some(_))) => match self.bind_media(&user).await {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    self.fault(e);
+                    return self.respond(id, &req, 500, "Server Internal Error");
+                }
+            },
+            _ => None,
+        };
         let tag = {
             let mut st = self.lock();
             let tag = token(&mut st.rng, 10);
@@ -793,6 +1196,7 @@ impl Inner {
             let te_pt = te.as_ref().map(|t| t.pt);
             let codecs = std::iter::once(chosen).chain(te).collect();
             let seed = st.rng.u64(..);
+            let video = video_choice.map(|(rv, chosen)| self.answer_video(&mut st.rng, rv, chosen, video_ep, &audio));
             let call = AgentCall {
                 caller: false,
                 phase: CallPhase::Ringing,
@@ -802,6 +1206,7 @@ impl Inner {
                 crypto_tag,
                 remote_audio: Some(remote),
                 te: (te_pt, te_pt),
+                video,
                 ..AgentCall::new(&user, from.clone(), req.clone(), audio, codecs, endpoint, seed)
             };
             st.calls.add(req.call_id().unwrap_or_default(), call);
@@ -857,6 +1262,10 @@ impl Inner {
             let dialog = Dialog::uas(&c.invite, &c.tag).map_err(|e| format!("the gateway's INVITE: {e}"))?;
             let ep = c.endpoint.take().ok_or("the call's media sockets are gone")?;
             c.media = Some(ep.start(cfg).map_err(|e| e.to_string())?);
+            let video_srtp = c.video.as_ref().and_then(|v| self.video_srtp(v));
+            if c.video.as_ref().is_some_and(|v| v.endpoint.is_some()) {
+                self.start_video(c, video_srtp)?;
+            }
             c.dialog = Some(dialog);
             c.pending = None;
             c.phase = CallPhase::Connecting;
@@ -922,7 +1331,7 @@ impl Inner {
     }
 
     /// A request in one of our calls: BYE or a re-INVITE (hold/resume).
-    pub(super) fn on_call_request(&self, id: TxnId, req: &Message) {
+    pub(super) fn on_call_request(self: &Arc<Self>, id: TxnId, req: &Message) {
         let call_id = req.call_id().unwrap_or_default();
         let method = req.method().cloned();
         let mut st = self.lock();
@@ -965,6 +1374,32 @@ impl Inner {
                         return self.respond(id, req, 488, "Not Acceptable Here");
                     }
                 };
+                let offered_video = read_sdp(req).ok().and_then(|s| call::remote_video(&s)).filter(|r| r.port != 0);
+                let has_video = c.video.as_ref().is_some_and(|v| v.handle.is_some());
+                match offered_video {
+                    Some(rv) if !has_video => {
+                        // Video added: sockets first (async), then the answer.
+                        drop(st);
+                        let guard = self.in_flight();
+                        let me = Arc::clone(self);
+                        let req = req.clone();
+                        tokio::spawn(async move {
+                            me.accept_added_video(id, req, rv).await;
+                            drop(guard);
+                        });
+                        return;
+                    }
+                    None if has_video => {
+                        // Video removed (port 0): the session stops, our m-line goes to port 0.
+                        if let Some(v) = c.video.as_mut() {
+                            if let Some(h) = v.handle.take() {
+                                h.stop();
+                            }
+                            v.local.rtp_port = 0;
+                        }
+                    }
+                    _ => {}
+                }
                 let held = offered == Some(Direction::Inactive);
                 let direction = if held { Direction::Inactive } else { Direction::SendRecv };
                 if let Some(d) = c.dialog.as_mut() {

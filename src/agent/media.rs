@@ -15,6 +15,7 @@
 mod session;
 #[cfg(test)]
 mod tests;
+mod video;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -25,7 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::AbortHandle;
 
-use self::session::{Component, Event, JobId, Round, Session};
+use self::session::{Component, Event, JobId, Round, Session, Transmit};
+pub use self::video::{KeyframeRequest, VideoLegConfig, VideoReport};
+use self::video::{VideoJob, VideoSession};
 use crate::media::srtp::MasterKey;
 use crate::media::stats::Summary;
 use crate::media::stun::{IcePassword, IceUfrag};
@@ -250,6 +253,132 @@ impl MediaEndpoint {
         let (report_tx, report_rx) = watch::channel(session.report());
         let task = tokio::spawn(run(session, self, data_rx, cmd_rx, report_tx));
         Ok(MediaHandle { cmd: cmd_tx, report: report_rx, task: task.abort_handle() })
+    }
+}
+
+impl MediaEndpoint {
+    /// Starts a video session on the pair (PROTOCOL.md §3.4): frames are sent on command,
+    /// received ones reassembled, keyframe requests answered with an IDR.
+    pub fn start_video(mut self, cfg: VideoLegConfig) -> Result<VideoHandle, MediaError> {
+        let session = VideoSession::new(cfg).map_err(MediaError::Config)?;
+        let (data_tx, data_rx) = mpsc::unbounded_channel();
+        self.rtp.start_reading(data_tx.clone());
+        self.rtcp.start_reading(data_tx);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let (report_tx, report_rx) = watch::channel(session.report());
+        let task = tokio::spawn(run_video(session, self, data_rx, cmd_rx, report_tx));
+        Ok(VideoHandle { cmd: cmd_tx, report: report_rx, task: task.abort_handle() })
+    }
+}
+
+#[derive(Debug)]
+enum VideoCommand {
+    Frames { frames: u32, reply: oneshot::Sender<Result<(), MediaError>> },
+    Keyframe(KeyframeRequest),
+}
+
+/// A running video session. Clones share it; the task ends on [`VideoHandle::stop`].
+#[derive(Debug, Clone)]
+pub struct VideoHandle {
+    cmd: mpsc::UnboundedSender<VideoCommand>,
+    report: watch::Receiver<VideoReport>,
+    task: AbortHandle,
+}
+
+impl VideoHandle {
+    /// Sends `frames` access units at the session's frame rate; `Ok` once the last is out.
+    pub async fn send_frames(&self, frames: u32) -> Result<(), MediaError> {
+        let (reply, answer) = oneshot::channel();
+        self.cmd.send(VideoCommand::Frames { frames, reply }).map_err(|_| MediaError::Stopped)?;
+        answer.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Sends a keyframe request (PLI, FIR or VSR) about the far side's stream.
+    pub fn request_keyframe(&self, kind: KeyframeRequest) {
+        let _ = self.cmd.send(VideoCommand::Keyframe(kind));
+    }
+
+    /// What the session saw so far.
+    pub fn report(&self) -> VideoReport {
+        self.report.borrow().clone()
+    }
+
+    /// Waits until `pred` holds for the report or `within` passes; `Err` carries the last one.
+    pub async fn wait_until(
+        &self,
+        within: Duration,
+        pred: impl Fn(&VideoReport) -> bool,
+    ) -> Result<VideoReport, VideoReport> {
+        let mut rx = self.report.clone();
+        let met = match tokio::time::timeout(within, rx.wait_for(|r| pred(r))).await {
+            Ok(Ok(r)) => Some(r.clone()),
+            Ok(Err(_)) | Err(_) => None,
+        };
+        met.ok_or_else(|| rx.borrow().clone())
+    }
+
+    /// Stops the task and closes the sockets (idempotent).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// The video session task: the same drain rule as the audio one.
+async fn run_video(
+    mut session: VideoSession,
+    sockets: MediaEndpoint,
+    mut data: mpsc::UnboundedReceiver<Datagram>,
+    mut commands: mpsc::UnboundedReceiver<VideoCommand>,
+    report: watch::Sender<VideoReport>,
+) {
+    let rtp_addr = sockets.rtp_addr();
+    let mut jobs: HashMap<VideoJob, oneshot::Sender<Result<(), MediaError>>> = HashMap::new();
+    loop {
+        while let Some(Transmit { component, dst, bytes }) = session.poll_transmit() {
+            let socket = match component {
+                Component::Rtp => &sockets.rtp,
+                Component::Rtcp => &sockets.rtcp,
+            };
+            if let Err(e) = socket.send_to(&bytes, dst).await {
+                session.record_error(format!("video send to {dst}: {e}"));
+            }
+        }
+        while let Some(job) = session.poll_event() {
+            if let Some(reply) = jobs.remove(&job) {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        report.send_if_modified(|shown| {
+            let now = session.report();
+            let changed = *shown != now;
+            if changed {
+                *shown = now;
+            }
+            changed
+        });
+        let deadline = session.poll_timeout();
+        let timer = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            Some(d) = data.recv() => {
+                let component = if d.local == rtp_addr { Component::Rtp } else { Component::Rtcp };
+                session.handle(component, d.from, &d.bytes);
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                match command {
+                    VideoCommand::Frames { frames, reply } => {
+                        jobs.insert(session.send_frames(Instant::now(), frames), reply);
+                    }
+                    VideoCommand::Keyframe(kind) => session.request_keyframe(kind),
+                }
+            }
+            () = timer => session.handle_timeout(Instant::now()),
+        }
     }
 }
 

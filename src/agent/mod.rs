@@ -13,7 +13,7 @@ mod presence;
 mod side;
 mod subscriptions;
 
-pub use call::{CallPhase, CallView};
+pub use call::{CallPhase, CallView, VideoHabit};
 pub use contacts::Answer;
 pub use identity::{Address, AddressError, Side};
 pub use presence::{Container, PrivacyMode, Shown};

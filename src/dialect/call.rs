@@ -217,8 +217,22 @@ pub fn lync_offer(
     draft6: (&str, &str),
     content_ids: (&str, &str),
 ) -> (String, Vec<u8>) {
+    lync_offer_with_video(codecs, a, None, boundary, draft6, content_ids)
+}
+
+/// [`lync_offer`] with a video m-line ([`lync_video`]) after the audio one in the ICE v19 part.
+pub fn lync_offer_with_video(
+    codecs: &[ProfileCodec],
+    a: &LocalAudio,
+    video: Option<Media>,
+    boundary: &str,
+    draft6: (&str, &str),
+    content_ids: (&str, &str),
+) -> (String, Vec<u8>) {
     let fallback = OfferPart { content_id: content_ids.0.to_owned(), sdp: lync_draft6(codecs, a, draft6.0, draft6.1) };
-    let ice = OfferPart { content_id: content_ids.1.to_owned(), sdp: lync_v19(codecs, a, None) };
+    let mut v19 = lync_v19(codecs, a, None);
+    v19.media.extend(video);
+    let ice = OfferPart { content_id: content_ids.1.to_owned(), sdp: v19 };
     let body = alternative::write(boundary, &fallback, &ice);
     (body.content_type, body.bytes)
 }
@@ -228,6 +242,115 @@ pub fn skype_audio(session_name: &str, codecs: &[ProfileCodec], a: &LocalAudio) 
     let mut m = with_codecs(Media::new(MediaKind::Audio, a.rtp_port, Proto::RtpAvp), codecs);
     m = m.with(Attribute::Ptime(20)).with(Attribute::Direction(a.direction));
     Sdp::new(a.ip, a.session_id, a.version, session_name).with_connection(Connection::ip(a.ip)).with_media(m)
+}
+
+/// Where one side's video lives and what it offers (PROTOCOL.md §1.7, §2.5, §9.2).
+#[derive(Debug, Clone)]
+pub struct LocalVideo {
+    /// RTP port (component 1); 0 declines the stream.
+    pub rtp_port: u16,
+    /// RTCP port (component 2).
+    pub rtcp_port: u16,
+    /// ICE credentials (Lync side).
+    pub ice: Option<(String, String)>,
+    /// SDES master keys, base64 of key||salt (Lync side), as for audio.
+    pub keys: Vec<String>,
+    /// `x-ssrc-range` (Lync side: 100 wide).
+    pub ssrc_range: Option<(u32, u32)>,
+    /// The codecs of the m-line, in order.
+    pub codecs: Vec<ProfileCodec>,
+}
+
+/// The width of a video `x-ssrc-range` ([MS-SDPEXT] §3.1.5.31.2, PROTOCOL.md §2.5).
+pub const VIDEO_SSRC_RANGE: u32 = 100;
+
+/// What the Lync client writes on a video m-line to say it sends and receives Video Source
+/// Requests and PLIs (PROTOCOL.md §1.7).
+pub const VIDEO_RTCP_FB: &str = "x-message app send:src,x-pli recv:src,x-pli";
+
+/// The Lync side's video m-line (offer, or an answer with the offer's crypto tag): RTP/SAVP,
+/// ICE host candidates, keys, `a=rtcp-fb` x-message, `rtcp-rsize`, `label`/`x-source`
+/// main-video and the 100-wide SSRC range, like its audio m-line.
+pub fn lync_video(a: &LocalAudio, v: &LocalVideo, answer_tag: Option<u32>) -> Media {
+    let proto = if v.keys.is_empty() { Proto::RtpAvp } else { Proto::RtpSavp };
+    let mut m = with_codecs(Media::new(MediaKind::Video, v.rtp_port, proto), &v.codecs);
+    if v.rtp_port == 0 {
+        return m;
+    }
+    if let Some((ufrag, pwd)) = &v.ice {
+        m = m.with(Attribute::IceUfrag(ufrag.clone())).with(Attribute::IcePwd(pwd.clone()));
+    }
+    m = m.with(host(1, HOST_RTP_PRIORITY, a.ip, v.rtp_port, Transport::Udp));
+    m = m.with(host(2, HOST_RTCP_PRIORITY, a.ip, v.rtcp_port, Transport::Udp));
+    let keys = LocalAudio { keys: v.keys.clone(), ..a.clone() };
+    m = lync_keys(m, &keys, answer_tag);
+    m = m
+        .with(Attribute::Rtcp(Rtcp { port: v.rtcp_port, connection: None }))
+        .with(Attribute::RtcpFb(RtcpFb { payload: FbPayload::All, value: VIDEO_RTCP_FB.into() }))
+        .with(Attribute::RtcpRsize)
+        .with(Attribute::Label("main-video".into()))
+        .with(Attribute::XSource("main-video".into()));
+    if let Some((first, last)) = v.ssrc_range {
+        m = m.with(Attribute::SsrcRange(SsrcRange { first, last }));
+    }
+    if a.direction != Direction::SendRecv {
+        m = m.with(Attribute::Direction(a.direction));
+    }
+    m
+}
+
+/// The consumer side's video m-line: plain RTP/AVP H.264, RTCP on the next port.
+pub fn skype_video(a: &LocalAudio, v: &LocalVideo) -> Media {
+    let m = with_codecs(Media::new(MediaKind::Video, v.rtp_port, Proto::RtpAvp), &v.codecs);
+    if v.rtp_port == 0 {
+        return m;
+    }
+    m.with(Attribute::Direction(a.direction))
+}
+
+/// What one side needs from the other's video description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteVideo {
+    /// 0 when the stream is declined (port 0).
+    pub port: u16,
+    /// Where RTP goes.
+    pub rtp: SocketAddr,
+    /// Where RTCP goes.
+    pub rtcp: SocketAddr,
+    /// `a=crypto` lines (tag, suite, base64 key||salt, has MKI), in order.
+    pub cryptos: Vec<(u32, CryptoSuite, String, bool)>,
+    /// The codecs, in order.
+    pub codecs: Vec<Codec>,
+    /// `x-ssrc-range`.
+    pub ssrc_range: Option<(u32, u32)>,
+}
+
+/// Reads the first video section of `sdp`; `None` when there is none or it has no address.
+pub fn remote_video(sdp: &Sdp) -> Option<RemoteVideo> {
+    let m = sdp.media.iter().find(|m| m.kind == MediaKind::Video)?;
+    let ip = m.connection.as_ref().or(sdp.connection.as_ref()).and_then(Connection::ip_addr)?;
+    let udp_host = |component: u16| {
+        m.candidates().into_iter().find_map(|c| match c {
+            Candidate::Ice(c) if c.component == component && c.transport == Transport::Udp => {
+                Some(SocketAddr::new(c.ip, c.port))
+            }
+            _ => None,
+        })
+    };
+    let rtp = udp_host(1).unwrap_or(SocketAddr::new(ip, m.port));
+    let rtcp = udp_host(2).unwrap_or(SocketAddr::new(ip, m.rtcp_port().unwrap_or(m.port.wrapping_add(1))));
+    Some(RemoteVideo {
+        port: m.port,
+        rtp,
+        rtcp,
+        cryptos: m
+            .cryptos()
+            .into_iter()
+            .map(|c| (c.tag, c.suite.clone(), c.key.key_salt.clone(), c.key.mki.is_some()))
+            .collect(),
+        codecs: m.codecs(),
+        ssrc_range: m.ssrc_range().map(|r| (r.first, r.last)),
+    })
 }
 
 /// What one side needs from the other's audio description.
@@ -348,6 +471,43 @@ mod tests {
         assert!(r.secure && !r.ice_lite);
         assert_eq!(r.ssrc_range, Some((77, 77)));
         assert!(parts[0].sdp.to_string().contains("a=candidate:dXNlcg 1 cGFzcw UDP 0.830 127.0.0.1 5000"));
+    }
+
+    #[test]
+    fn the_lync_video_line_carries_h264_uc_keys_feedback_and_a_100_wide_range() {
+        let v = LocalVideo {
+            rtp_port: 6000,
+            rtcp_port: 6001,
+            ice: Some(("abcd".into(), "p".repeat(24))),
+            keys: vec!["d".repeat(40), "e".repeat(40), "f".repeat(40)],
+            ssrc_range: Some((1000, 1000 + VIDEO_SSRC_RANGE - 1)),
+            codecs: crate::dialect::lync::LyncProfile::builtin().video_codecs,
+        };
+        let (ct, body) = lync_offer_with_video(
+            &codecs(),
+            &local(),
+            Some(lync_video(&local(), &v, None)),
+            "b1",
+            ("u", "p"),
+            ("1", "2"),
+        );
+        let parts = alternative::read(&ct, &body).unwrap();
+        let text = parts[1].sdp.to_string();
+        for line in [
+            "m=video 6000 RTP/SAVP 122 121 123",
+            "a=rtpmap:122 X-H264UC/90000",
+            "a=fmtp:122 packetization-mode=1;mst-mode=NI-TC",
+            "a=rtcp-fb:* x-message app send:src,x-pli recv:src,x-pli",
+            "a=x-ssrc-range:1000-1099",
+            "a=label:main-video",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in\n{text}");
+        }
+        assert!(!text.contains("sprop-parameter-sets"));
+        let r = remote_video(&parts[1].sdp).unwrap();
+        assert_eq!((r.port, r.rtcp.port(), r.ssrc_range), (6000, 6001, Some((1000, 1099))));
+        assert_eq!(r.codecs.iter().map(|c| c.pt).collect::<Vec<_>>(), [122, 121, 123]);
+        assert_eq!(r.cryptos.len(), 3);
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct LyncProfile {
     pub endpoint_location: String,
     /// The audio m-line in offer order (flows.md "Audio calls").
     pub audio_codecs: Vec<super::call::ProfileCodec>,
+    /// The video m-line in offer order (PROTOCOL.md §1.7, §9.2); empty: no video.
+    #[serde(default)]
+    pub video_codecs: Vec<super::call::ProfileCodec>,
     /// How long an unanswered call rings before the client gives up with 480.
     pub ring_timeout_ms: u64,
 }

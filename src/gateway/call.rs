@@ -18,7 +18,7 @@ mod translate;
 use std::collections::{BTreeMap, HashMap};
 
 use codec::{LegPayload, Offered};
-use translate::{LocalConsumer, LocalLync, MediaRefusal};
+use translate::{LegVideo, LocalConsumer, LocalLync, LocalVideo, MediaRefusal, VideoLine, VideoOffer};
 
 use super::reply::reason;
 use super::{Defect, Inner, Leg, State};
@@ -78,6 +78,10 @@ pub(super) struct Call {
     carrying: bool,
     /// The running relay; dropping it stops media.
     relay: Option<relay::RelayTask>,
+    /// The video stream: carried or refused, as the gateway's SDPs say.
+    video: Option<VideoLine>,
+    /// The running video relay.
+    video_relay: Option<relay::RelayTask>,
 }
 
 impl Call {
@@ -102,10 +106,15 @@ impl Call {
         l.version += 1;
         l.ours = direction;
         let (version, pay) = (l.version, l.pay.clone());
-        match leg {
+        let mut sdp = match leg {
             Leg::Enterprise => translate::lync_sdp(&self.lync_local, version, &pay, tag, direction),
             Leg::Consumer => translate::consumer_sdp(&self.consumer_local, version, &pay, direction),
+        };
+        if let Some(v) = &self.video {
+            let ice = (self.lync_local.ufrag.as_str(), self.lync_local.pwd.as_str());
+            sdp.media.extend(v.media(self.lync_local.ip, leg, direction, ice));
         }
+        sdp
     }
 }
 
@@ -250,7 +259,8 @@ async fn reinvite(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
         Err(r) => return refuse_media(inner, leg, id, &req, &r),
     };
     let far = leg.other();
-    let plan = plan_reinvite(inner, &mut inner.lock(), leg, &req, offered, tag);
+    let mut change = video_change(inner, leg, &req).await;
+    let plan = plan_reinvite(inner, &mut inner.lock(), leg, &req, offered, tag, &change);
     let (key, invite) = match plan {
         Plan::Reply(code, why) => return inner.reply_on(leg, id, &req, code, why),
         Plan::Answer(sdp) => return answer_sdp(inner, leg, id, &req, &sdp),
@@ -270,6 +280,31 @@ async fn reinvite(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
             inner.endpoint(far).send_stateless(d.ack(cseq, &inner.via(far, rng)).build(), peer);
             let _ = d.refresh_target(r);
         }
+        if let (VideoChange::Add(v, _, local), Some(r)) = (&change, answered) {
+            let ct = r.value("Content-Type");
+            call.video = Some(match setup::video_of(far, ct.as_deref(), r.body()) {
+                VideoOffer::H264(fv) => {
+                    let (l, c) = if leg == Leg::Enterprise { (v, &fv) } else { (&fv, v) };
+                    let line = VideoLine::Carried {
+                        local: local.clone(),
+                        lync_pt: l.pt,
+                        consumer_pt: c.pt,
+                        crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
+                    };
+                    change = VideoChange::Start(
+                        l.clone(),
+                        c.clone(),
+                        local.clone(),
+                        match change {
+                            VideoChange::Add(_, sockets, _) => sockets,
+                            _ => unreachable!("matched Add above"),
+                        },
+                    );
+                    line
+                }
+                _ => VideoLine::Refused { leg, formats: vec![v.pt.to_string()] },
+            });
+        }
         match &outcome {
             Some(Ok(far_dir)) => {
                 call.leg_mut(far).theirs = *far_dir;
@@ -279,10 +314,46 @@ async fn reinvite(inner: &Inner, leg: Leg, id: TxnId, req: Message) {
             _ => None,
         }
     };
+    if let VideoChange::Start(l, c, local, sockets) = change {
+        let relay = setup::start_video(inner, sockets, &local, &l, &c);
+        if let Some(call) = inner.lock().calls.get_mut(key) {
+            call.video_relay = Some(relay);
+        }
+    }
     match (answer, outcome) {
         (Some(sdp), _) => answer_sdp(inner, leg, id, &req, &sdp),
         (None, Some(Err(r))) => refuse_media(inner, leg, id, &req, &r),
         (None, _) => inner.relay_failure(leg, id, &req, resp.as_ref()),
+    }
+}
+
+/// How a re-INVITE changes the call's video (PROTOCOL.md §1.7: video added or removed later).
+enum VideoChange {
+    Keep,
+    /// The offerer adds H.264 video; the gateway's sockets for it are bound.
+    Add(LegVideo, relay::Sockets, LocalVideo),
+    /// The far leg accepted the added video: the relay to start (Lync's, the consumer's).
+    Start(LegVideo, LegVideo, LocalVideo, relay::Sockets),
+    /// The offerer removes video (port 0 or no m-line): port 0 on both legs, relay stopped.
+    Remove,
+}
+
+/// Reads what a re-INVITE does to the call's video, binding sockets for an added stream.
+async fn video_change(inner: &Inner, leg: Leg, req: &Message) -> VideoChange {
+    let ct = req.value("Content-Type");
+    let offered = setup::video_of(leg, ct.as_deref(), req.body());
+    let carried = {
+        let mut st = inner.lock();
+        let key = st.calls.find(leg, req);
+        key.and_then(|k| st.calls.get_mut(k)).is_some_and(|c| matches!(c.video, Some(VideoLine::Carried { .. })))
+    };
+    match (offered, carried) {
+        (VideoOffer::H264(v), false) => match setup::video_locals(inner).await {
+            Some((sockets, local)) => VideoChange::Add(v, sockets, local),
+            None => VideoChange::Keep,
+        },
+        (VideoOffer::Absent, true) => VideoChange::Remove,
+        _ => VideoChange::Keep,
     }
 }
 
@@ -296,7 +367,15 @@ enum Plan {
     Carry(u64, Message),
 }
 
-fn plan_reinvite(inner: &Inner, st: &mut State, leg: Leg, req: &Message, offered: Direction, tag: Option<u32>) -> Plan {
+fn plan_reinvite(
+    inner: &Inner,
+    st: &mut State,
+    leg: Leg,
+    req: &Message,
+    offered: Direction,
+    tag: Option<u32>,
+    change: &VideoChange,
+) -> Plan {
     let State { calls, rng, .. } = st;
     let Some(key) = calls.find(leg, req) else { return Plan::Reply(481, reason(481)) };
     let Some(call) = calls.get_mut(key) else { return Plan::Reply(481, reason(481)) };
@@ -315,11 +394,30 @@ fn plan_reinvite(inner: &Inner, st: &mut State, leg: Leg, req: &Message, offered
     if let Some(t) = tag {
         call.crypto_tag = t;
     }
-    if offered == call.leg(leg).theirs {
+    match change {
+        VideoChange::Add(v, _, local) => {
+            let offerer_is_lync = leg == Leg::Enterprise;
+            call.video = Some(VideoLine::Carried {
+                local: local.clone(),
+                lync_pt: if offerer_is_lync { v.pt } else { translate::LYNC_H264_PT },
+                consumer_pt: if offerer_is_lync { translate::CONSUMER_H264_PT } else { v.pt },
+                crypto_tag: v.crypto.as_ref().map_or(1, |(t, _)| *t),
+            });
+        }
+        VideoChange::Remove => {
+            if let Some(VideoLine::Carried { lync_pt, consumer_pt, .. }) = call.video {
+                call.video = Some(VideoLine::Stopped { lync_pt, consumer_pt });
+            }
+            call.video_relay = None;
+        }
+        VideoChange::Keep | VideoChange::Start(..) => {}
+    }
+    let video_changes = !matches!(change, VideoChange::Keep);
+    if offered == call.leg(leg).theirs && !video_changes {
         let ours = call.leg(leg).ours;
         return Plan::Answer(call.next_sdp(leg, ours));
     }
-    if inner.config.defects.has(Defect::HoldNotRelayed) {
+    if inner.config.defects.has(Defect::HoldNotRelayed) && !video_changes {
         // Mirrors the offer's direction back without asking the far side.
         call.leg_mut(leg).theirs = offered;
         return Plan::Answer(call.next_sdp(leg, offered));

@@ -62,6 +62,12 @@ pub enum Defect {
     /// watcher as active with an Offline document: the watcher never learns that
     /// authorisation is awaited.
     PendingShownActive,
+    /// The video relay sets the RTP marker on every packet it sends instead of only on the
+    /// last packet of each frame (req 24).
+    MarkerOnEveryPacket,
+    /// The video relay forwards Lync's PACSI NAL units to the plain H.264 consumer leg
+    /// instead of stripping them (req 26).
+    PacsiNotStripped,
 }
 
 impl Defect {
@@ -87,6 +93,8 @@ impl Defect {
         Self::No415Retry,
         Self::HoldNotRelayed,
         Self::DiagnosticsMissing,
+        Self::MarkerOnEveryPacket,
+        Self::PacsiNotStripped,
     ];
 
     /// The kebab-case name.
@@ -106,6 +114,7 @@ impl Defect {
             TypingNotTranslated | FirstImDropped => &["im"],
             PtPassthrough | SsrcChangedMidCall | DtmfDropped | SrtpKeyReused | CancelWithout487 | ByeNotRelayed
             | RingingNotRelayed | No415Retry | HoldNotRelayed | DiagnosticsMissing => &["audio"],
+            MarkerOnEveryPacket | PacsiNotStripped => &["video"],
         }
     }
 

@@ -62,6 +62,9 @@ struct TapLog {
     events: Vec<TapEvent>,
     /// Who owns which harness address (media sockets are made per call, by their user).
     names: std::collections::BTreeMap<SocketAddr, String>,
+    /// SRTP master keys (base64 key||salt) by the address that sends under them: the harness
+    /// negotiated its own legs' keys, so the trace may read the payloads of its own streams.
+    srtp: std::collections::BTreeMap<SocketAddr, String>,
 }
 
 impl Tap {
@@ -87,6 +90,17 @@ impl Tap {
     /// Records that `addr` belongs to `actor` (e.g. `lync:alice@contoso.com`), for the trace.
     pub fn name(&self, addr: SocketAddr, actor: &str) {
         self.inner.lock().unwrap_or_else(|p| p.into_inner()).names.insert(addr, actor.to_owned());
+    }
+
+    /// Records that SRTP from `sender` is protected with `key` (base64 key||salt), for the
+    /// trace's video summaries, which need the payload.
+    pub fn srtp_key(&self, sender: SocketAddr, key: &str) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).srtp.insert(sender, key.to_owned());
+    }
+
+    /// Every SRTP key recorded so far, by sender.
+    pub fn srtp_keys(&self) -> std::collections::BTreeMap<SocketAddr, String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).srtp.clone()
     }
 
     /// Every address named so far.

@@ -7,6 +7,7 @@ mod contact_steps;
 pub mod golden;
 mod im_steps;
 mod steps;
+mod video_steps;
 mod world;
 
 use std::path::{Path, PathBuf};

@@ -82,6 +82,10 @@ pub struct FedWorld {
     pub exchange: Option<Exchange>,
     /// The parties of the scenario's call and its last talk spurt.
     pub call: super::call_steps::CallParties,
+    /// The last video frame run, for the check after it.
+    pub video: Option<super::video_steps::Shown>,
+    /// The last keyframe request: who should get it, and that user's report before it.
+    pub keyframe_asked: Option<(crate::agent::Side, Address, crate::agent::media::VideoReport)>,
 }
 
 /// IMs exchanged in one step, for the transcript check after it.
@@ -243,6 +247,7 @@ impl FedWorld {
         for (addr, owner) in run.tap.names() {
             roles.insert(Transport::Udp, addr, Role::Media(owner));
         }
+        roles.srtp = run.tap.srtp_keys();
         roles
     }
 

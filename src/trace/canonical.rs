@@ -59,6 +59,8 @@ pub struct Cast {
     pub gateway: BTreeSet<(Transport, SocketAddr)>,
     /// The harness's media sockets, by the actor that owns them (`lync:alice@contoso.com`).
     pub media: BTreeMap<SocketAddr, String>,
+    /// SRTP keys (base64 key||salt) by sending address, for the harness's own video streams.
+    pub srtp: BTreeMap<SocketAddr, String>,
 }
 
 /// One SIP message seen by the harness, with its context.
@@ -347,6 +349,25 @@ fn sdp_summary(body: &[u8], syms: &mut Symbols) -> Vec<String> {
             })
             .collect();
         out.push(format!("  codecs: {}{port}", codecs.join(", ")));
+        if m.kind == MediaKind::Video {
+            // Req 25: the H.264 parameters (and no sprop-parameter-sets toward Lync) show.
+            let fmtp: Vec<String> =
+                m.codecs().iter().filter_map(|c| c.fmtp.as_ref().map(|f| format!("{} {f}", c.pt))).collect();
+            if !fmtp.is_empty() {
+                out.push(format!("  fmtp: {}", fmtp.join(", ")));
+            }
+            let fb: Vec<&str> = m
+                .attributes
+                .iter()
+                .filter_map(|a| match a {
+                    Attribute::RtcpFb(f) => Some(f.value.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !fb.is_empty() {
+                out.push(format!("  rtcp-fb: {}", fb.join(", ")));
+            }
+        }
         let mut ice = Vec::new();
         if let Some(c) = m.ice() {
             ice.push(format!("{} {}", syms.get("ufrag", &c.ufrag), syms.get("pwd", &c.pwd)));

@@ -50,6 +50,10 @@ pub struct CaptureMeta {
     pub steps: Vec<MetaStep>,
     /// `transport address:port` → role.
     pub roles: BTreeMap<String, String>,
+    /// `address:port` → SRTP key (base64 key||salt) of what that address sends, when the
+    /// scenario has video (its summary reads the payload).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub srtp: BTreeMap<String, String>,
 }
 
 impl CaptureMeta {
@@ -62,6 +66,7 @@ impl CaptureMeta {
             golden: golden.to_owned(),
             steps: steps.iter().map(|s| MetaStep { text: s.text.clone(), check: s.check }).collect(),
             roles: roles.to_map(),
+            srtp: roles.srtp.iter().map(|(a, k)| (a.to_string(), k.clone())).collect(),
         }
     }
 
@@ -92,7 +97,13 @@ impl CaptureMeta {
 
     /// The roles.
     pub fn roles(&self) -> Result<Roles, String> {
-        Roles::from_map(&self.roles).map_err(|e| format!("fedcert metadata: {e}"))
+        let mut roles = Roles::from_map(&self.roles).map_err(|e| format!("fedcert metadata: {e}"))?;
+        for (addr, key) in &self.srtp {
+            let at: std::net::SocketAddr =
+                addr.parse().map_err(|_| format!("fedcert metadata: srtp entry \"{addr}\": not an address:port"))?;
+            roles.srtp.insert(at, key.clone());
+        }
+        Ok(roles)
     }
 }
 

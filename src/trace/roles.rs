@@ -79,6 +79,9 @@ pub struct RolesError {
 pub struct Roles {
     /// The roles.
     pub by_addr: BTreeMap<(Transport, SocketAddr), Role>,
+    /// SRTP keys (base64 key||salt) by sending address, for video summaries, which need the
+    /// payload. Suite captures carry them in their metadata.
+    pub srtp: BTreeMap<SocketAddr, String>,
 }
 
 fn transport_word(t: Transport) -> &'static str {
@@ -115,6 +118,7 @@ impl Roles {
                 }
             }
         }
+        cast.srtp = self.srtp.clone();
         cast
     }
 

@@ -3,6 +3,7 @@
 //! returns. One task per call; dropping the [`RelayTask`] stops it and closes the sockets.
 
 mod engine;
+mod video;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -11,6 +12,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use engine::{Engine, Input, Port};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use video::VideoEngine;
+pub(in crate::gateway) use video::VideoRelayConfig;
 
 use super::codec::LegPayload;
 use crate::net::media::MediaSocket;
@@ -140,6 +143,46 @@ pub(in crate::gateway) fn start(mut sockets: Sockets, config: RelayConfig) -> Re
                 };
                 if let Err(e) = socket.send_to(&t.bytes, t.to).await {
                     tracing::debug!("relay send to {}: {e}", t.to);
+                }
+            }
+        }
+    });
+    RelayTask { task }
+}
+
+/// Starts relaying one call's video between its four video sockets (PROTOCOL.md §3.4).
+pub(in crate::gateway) fn start_video(mut sockets: Sockets, config: VideoRelayConfig) -> RelayTask {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let ports = [
+        (sockets.lync_rtp.local_addr(), Port::LyncRtp),
+        (sockets.lync_rtcp.local_addr(), Port::LyncRtcp),
+        (sockets.consumer_rtp.local_addr(), Port::ConsumerRtp),
+        (sockets.consumer_rtcp.local_addr(), Port::ConsumerRtcp),
+    ];
+    for s in [&mut sockets.lync_rtp, &mut sockets.lync_rtcp, &mut sockets.consumer_rtp, &mut sockets.consumer_rtcp] {
+        s.start_reading(tx.clone());
+    }
+    drop(tx);
+    let task = tokio::spawn(async move {
+        let mut engine = match VideoEngine::new(config) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!("video relay not started: {e}");
+                return;
+            }
+        };
+        while let Some(d) = rx.recv().await {
+            let Some(port) = ports.iter().find(|(a, _)| *a == d.local).map(|(_, p)| *p) else { continue };
+            engine.handle(port, &d.bytes);
+            while let Some(t) = engine.poll_transmit() {
+                let socket = match t.from {
+                    Port::LyncRtp => &sockets.lync_rtp,
+                    Port::LyncRtcp => &sockets.lync_rtcp,
+                    Port::ConsumerRtp => &sockets.consumer_rtp,
+                    Port::ConsumerRtcp => &sockets.consumer_rtcp,
+                };
+                if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                    tracing::debug!("video relay send to {}: {e}", t.to);
                 }
             }
         }

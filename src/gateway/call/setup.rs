@@ -8,14 +8,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use super::codec::Offered;
-use super::relay::{self, ConsumerSide, LyncSide, RelayConfig, Sockets};
-use super::translate::{self, ConsumerMedia, KEY_SALT_LEN, LocalConsumer, LocalLync, LyncMedia, MediaRefusal};
+use super::relay::{self, ConsumerSide, LyncSide, RelayConfig, Sockets, VideoRelayConfig};
+use super::translate::{
+    self, ConsumerMedia, KEY_SALT_LEN, LegVideo, LocalConsumer, LocalLync, LocalVideo, LyncMedia, MediaRefusal,
+    VideoLine, VideoOffer,
+};
 use super::{Call, Inviting, LegSdp, Phase, payloads, refuse_media, single};
 use crate::gateway::policy::aor;
 use crate::gateway::reply::reason;
 use crate::gateway::{Defect, Inner, Leg};
 use crate::net::{Heard, NetError, token};
-use crate::sdp::Direction;
+use crate::sdp::{Direction, Sdp};
 use crate::sip::dialog::Dialog;
 use crate::sip::txn::TxnId;
 use crate::sip::wire::{Message, MessageBuilder, Method};
@@ -154,6 +157,15 @@ async fn hang_up(inner: &Inner, leg: Leg, mut dialog: Dialog) {
     }
 }
 
+/// The call's video once both legs answered: what the SDPs say, its relay, and the reason a
+/// refused stream goes with (a Warning on the caller's 200).
+#[derive(Default)]
+struct VideoOutcome {
+    line: Option<VideoLine>,
+    relay: Option<relay::RelayTask>,
+    warning: Option<String>,
+}
+
 /// Stores the answered call, starts its relay and answers the caller with `answer`.
 #[allow(clippy::too_many_arguments)]
 fn bring_up(
@@ -163,13 +175,21 @@ fn bring_up(
     callee_dialog: Dialog,
     callee_theirs: Direction,
     pays: (Offered, Offered),
-    answer: crate::sdp::Sdp,
+    mut answer: crate::sdp::Sdp,
     relay: relay::RelayTask,
+    video: VideoOutcome,
 ) {
-    let resp = MessageBuilder::response_to(caller.req, 200, "OK", Some(&caller.tag))
-        .header("Contact", caller.inner.contact(caller.leg))
-        .body("application/sdp", answer.to_bytes())
-        .build();
+    let local = caller.inner.lock().calls.get_mut(key).map(|c| c.lync_local.clone());
+    if let (Some(v), Some(local)) = (&video.line, local) {
+        answer.media.extend(v.media(local.ip, caller.leg, Direction::SendRecv, (&local.ufrag, &local.pwd)));
+    }
+    let mut resp = MessageBuilder::response_to(caller.req, 200, "OK", Some(&caller.tag))
+        .header("Contact", caller.inner.contact(caller.leg));
+    if let Some(w) = &video.warning {
+        let w: String = w.chars().map(|c| if c.is_control() || c == '"' || c == '\\' { ' ' } else { c }).collect();
+        resp = resp.header("Warning", format!("399 {} \"{w}\"", caller.inner.config.fqdn));
+    }
+    let resp = resp.body("application/sdp", answer.to_bytes()).build();
     let _ = caller_dialog.confirm(&resp);
     {
         let mut st = caller.inner.lock();
@@ -183,6 +203,8 @@ fn bring_up(
         call.leg_mut(callee).theirs = callee_theirs;
         call.phase = Phase::Up;
         call.relay = Some(relay);
+        call.video = video.line;
+        call.video_relay = video.relay;
     }
     caller.inner.endpoint(caller.leg).respond(caller.id, resp);
 }
@@ -242,7 +264,66 @@ fn new_call(
         crypto_tag: lync_tag,
         carrying: false,
         relay: None,
+        video: None,
+        video_relay: None,
     }
+}
+
+/// The gateway's video identity for a call, on freshly bound sockets.
+pub(super) async fn video_locals(inner: &Inner) -> Option<(Sockets, LocalVideo)> {
+    let sockets = Sockets::bind(inner.config.ip).await.ok()?;
+    let mut st = inner.lock();
+    let rng = &mut st.rng;
+    let local = LocalVideo {
+        lync_rtp: sockets.lync_rtp.local_addr().port(),
+        lync_rtcp: sockets.lync_rtcp.local_addr().port(),
+        consumer_rtp: sockets.consumer_rtp.local_addr().port(),
+        key: fresh_key(rng),
+        lync_ssrc: rng.u32(1..u32::MAX - translate::VIDEO_RANGE),
+        consumer_ssrc: rng.u32(1..),
+    };
+    Some((sockets, local))
+}
+
+/// Starts the video relay of a carried stream.
+pub(super) fn start_video(
+    inner: &Inner,
+    sockets: Sockets,
+    local: &LocalVideo,
+    lync: &LegVideo,
+    consumer: &LegVideo,
+) -> relay::RelayTask {
+    let first_seq = {
+        let mut st = inner.lock();
+        (st.rng.u16(..), st.rng.u16(..))
+    };
+    relay::start_video(
+        sockets,
+        VideoRelayConfig {
+            lync_pt: lync.pt,
+            consumer_pt: consumer.pt,
+            local_key: local.key.clone(),
+            remote_key: lync.crypto.as_ref().map(|(_, k)| k.clone()).unwrap_or_default(),
+            lync_ssrc: local.lync_ssrc,
+            consumer_ssrc: local.consumer_ssrc,
+            lync_range: lync.ssrc_range,
+            lync_rtp: lync.rtp,
+            lync_rtcp: lync.rtcp,
+            consumer_rtp: consumer.rtp,
+            consumer_rtcp: consumer.rtcp,
+            first_seq,
+            defects: inner.config.defects.clone(),
+        },
+    )
+}
+
+/// The video m-line of a SIP body (a single SDP or the ICE v19 part of a multipart one).
+pub(super) fn video_of(leg: Leg, content_type: Option<&str>, body: &[u8]) -> VideoOffer {
+    let sdp = match leg {
+        Leg::Enterprise => translate::pick_lync(content_type, body).ok(),
+        Leg::Consumer => Sdp::parse(body).ok(),
+    };
+    sdp.map_or(VideoOffer::Absent, |s| translate::read_video(&s, leg))
 }
 
 /// Reads the caller leg's dialog, branch and Call-ID, or answers 400.
@@ -287,9 +368,25 @@ pub(super) async fn from_lync(inner: &Inner, id: TxnId, req: Message) {
         ll.key = lync.key.clone();
     }
     let offer = lync.offered.renumbered(Leg::Consumer);
+    // Video (req 25, 26): H.264 UC crosses as plain H.264; anything else is refused toward Lync.
+    let lync_video = video_of(Leg::Enterprise, ct.as_deref(), req.body());
+    let video = match &lync_video {
+        VideoOffer::H264(_) => video_locals(inner).await,
+        _ => None,
+    };
+    let mut consumer_offer = translate::consumer_sdp(&lc, 0, &offer, Direction::SendRecv);
+    if let (Some((_, local)), VideoOffer::H264(v)) = (&video, &lync_video) {
+        let line = VideoLine::Carried {
+            local: local.clone(),
+            lync_pt: v.pt,
+            consumer_pt: translate::CONSUMER_H264_PT,
+            crypto_tag: v.crypto.as_ref().map_or(1, |(t, _)| *t),
+        };
+        consumer_offer.media.extend(line.media(lc.ip, Leg::Consumer, Direction::SendRecv, ("", "")));
+    }
     let consumer_call_id = token(&mut inner.lock().rng, 24);
     let msg = invite(inner, Leg::Consumer, &format!("sip:{from}"), &msa.consumer_uri(), &consumer_call_id, 1)
-        .body("application/sdp", translate::consumer_sdp(&lc, 0, &offer, Direction::SendRecv).to_bytes())
+        .body("application/sdp", consumer_offer.to_bytes())
         .build();
     // Registered before the INVITE leaves, so a CANCEL finds it from now on.
     let call = new_call(Leg::Enterprise, branch, msg.clone(), ll.clone(), lc.clone(), offer.clone(), lync.crypto_tag);
@@ -325,7 +422,39 @@ pub(super) async fn from_lync(inner: &Inner, id: TxnId, req: Message) {
     let answer = translate::lync_sdp(&ll, 0, &single(pays.0), lync.crypto_tag, Direction::SendRecv);
     let relay = relay::start(sockets, relay_config(inner, &lync, &ll, &consumer, &lc, pays));
     let theirs = consumer.direction;
-    bring_up(&caller, key, lync_dialog, dialog, theirs, (single(pays.0), single(pays.1)), answer, relay);
+    let consumer_video = video_of(Leg::Consumer, ct.as_deref(), resp.body());
+    let video = match (lync_video, video) {
+        (VideoOffer::Absent, _) => VideoOutcome::default(),
+        (VideoOffer::Declined { reason, formats }, _) => VideoOutcome {
+            line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats }),
+            relay: None,
+            warning: Some(reason),
+        },
+        (VideoOffer::H264(l), Some((sockets, local))) => match consumer_video {
+            VideoOffer::H264(c) => VideoOutcome {
+                relay: Some(start_video(inner, sockets, &local, &l, &c)),
+                line: Some(VideoLine::Carried {
+                    local,
+                    lync_pt: l.pt,
+                    consumer_pt: c.pt,
+                    crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
+                }),
+                warning: None,
+            },
+            _ => VideoOutcome {
+                line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats: vec![l.pt.to_string()] }),
+                relay: None,
+                warning: Some("video declined: the consumer side refused video".into()),
+            },
+        },
+        (VideoOffer::H264(l), None) => VideoOutcome {
+            line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats: vec![l.pt.to_string()] }),
+            relay: None,
+            warning: Some("video declined: no video sockets".into()),
+        },
+    };
+    let pays = (single(pays.0), single(pays.1));
+    bring_up(&caller, key, lync_dialog, dialog, theirs, pays, answer, relay, video);
 }
 
 /// A Skype user calls a Lync user: the consumer offer is read, Lync gets the two-part
@@ -365,7 +494,21 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
             token(r, 32),
         )
     };
-    let (body, v19) = translate::lync_offer(&ll, &offer, &boundary, ids);
+    let consumer_video = video_of(Leg::Consumer, ct.as_deref(), req.body());
+    let video = match &consumer_video {
+        VideoOffer::H264(_) => video_locals(inner).await,
+        _ => None,
+    };
+    let video_offer = video.as_ref().map(|(_, local)| {
+        let line = VideoLine::Carried {
+            local: local.clone(),
+            lync_pt: translate::LYNC_H264_PT,
+            consumer_pt: translate::CONSUMER_H264_PT,
+            crypto_tag: 1,
+        };
+        line.media(ll.ip, Leg::Enterprise, Direction::SendRecv, (&ll.ufrag, &ll.pwd))
+    });
+    let (body, v19) = translate::lync_offer(&ll, &offer, video_offer.flatten(), &boundary, ids);
     let from = inner.present(&msa);
     let to = format!("sip:{lync_user}");
     let first = invite(inner, Leg::Enterprise, &from, &to, &lync_call_id, 1)
@@ -432,5 +575,37 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     let answer = translate::consumer_sdp(&lc, 0, &single(pays.1), Direction::SendRecv);
     let relay = relay::start(sockets, relay_config(inner, &lync, &ll, &consumer, &lc, pays));
     let theirs = lync.direction;
-    bring_up(&caller, key, consumer_dialog, dialog, theirs, (single(pays.0), single(pays.1)), answer, relay);
+    let lync_video = video_of(Leg::Enterprise, ct.as_deref(), resp.body());
+    let video = match (consumer_video, video) {
+        (VideoOffer::Absent, _) => VideoOutcome::default(),
+        (VideoOffer::Declined { reason, formats }, _) => VideoOutcome {
+            line: Some(VideoLine::Refused { leg: Leg::Consumer, formats }),
+            relay: None,
+            warning: Some(reason),
+        },
+        (VideoOffer::H264(c), Some((sockets, local))) => match lync_video {
+            VideoOffer::H264(l) => VideoOutcome {
+                relay: Some(start_video(inner, sockets, &local, &l, &c)),
+                line: Some(VideoLine::Carried {
+                    local,
+                    lync_pt: l.pt,
+                    consumer_pt: c.pt,
+                    crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
+                }),
+                warning: None,
+            },
+            _ => VideoOutcome {
+                line: Some(VideoLine::Refused { leg: Leg::Consumer, formats: vec![c.pt.to_string()] }),
+                relay: None,
+                warning: Some("video declined: the Lync side refused video".into()),
+            },
+        },
+        (VideoOffer::H264(c), None) => VideoOutcome {
+            line: Some(VideoLine::Refused { leg: Leg::Consumer, formats: vec![c.pt.to_string()] }),
+            relay: None,
+            warning: Some("video declined: no video sockets".into()),
+        },
+    };
+    let pays = (single(pays.0), single(pays.1));
+    bring_up(&caller, key, consumer_dialog, dialog, theirs, pays, answer, relay, video);
 }

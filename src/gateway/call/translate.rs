@@ -13,7 +13,7 @@ use crate::gateway::Leg;
 use crate::sdp::alternative::{self, OfferPart};
 use crate::sdp::{
     Attribute, BwType, Candidate, Connection, Crypto, CryptoSuite, Direction, Draft6Candidate, EncryptionPolicy,
-    IceCandidate, InlineKey, Media, MediaKind, Proto, Rtcp, Sdp, SsrcRange,
+    FbPayload, IceCandidate, InlineKey, Media, MediaKind, Proto, Rtcp, RtcpFb, Sdp, SsrcRange,
 };
 use crate::sdp::{CandidateType, Transport};
 
@@ -214,6 +214,185 @@ pub(in crate::gateway) fn read_consumer(
     })
 }
 
+/// H.264 UC on the Lync leg, and the number the gateway gives it when it offers
+/// (PROTOCOL.md §1.7, req 25).
+pub(in crate::gateway) const LYNC_H264: (&str, u32) = ("X-H264UC", 90_000);
+pub(in crate::gateway) const LYNC_H264_PT: u8 = 122;
+pub(in crate::gateway) const LYNC_H264_FMTP: &str = "packetization-mode=1;mst-mode=NI-TC";
+/// Plain H.264 (RFC 6184) on the consumer leg, and the gateway's number for it there.
+pub(in crate::gateway) const CONSUMER_H264: (&str, u32) = ("H264", 90_000);
+pub(in crate::gateway) const CONSUMER_H264_PT: u8 = 96;
+pub(in crate::gateway) const CONSUMER_H264_FMTP: &str = "packetization-mode=1";
+/// The width of the gateway's video `x-ssrc-range` toward Lync (req 23).
+pub(in crate::gateway) const VIDEO_RANGE: u32 = 100;
+/// What Lync's video m-line says the gateway can send and receive (VSR, PLI).
+const VIDEO_RTCP_FB: &str = "x-message app send:src,x-pli recv:src,x-pli";
+
+/// A video m-line as the gateway reads it from either leg.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::gateway) enum VideoOffer {
+    /// No m=video, or one with port 0.
+    Absent,
+    /// A video stream the gateway cannot carry; the reason goes in the trace (Warning).
+    Declined { reason: String, formats: Vec<String> },
+    /// H.264 (UC on the Lync leg) the gateway relays.
+    H264(LegVideo),
+}
+
+/// One leg's H.264 stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::gateway) struct LegVideo {
+    /// The codec's number on this leg.
+    pub pt: u8,
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+    /// Lync leg: the usable crypto line's tag and key.
+    pub crypto: Option<(u32, String)>,
+    pub ssrc_range: Option<SsrcRange>,
+}
+
+/// Reads the video m-line of `leg`'s SDP: H.264 UC on the Lync leg (`packetization-mode=1`,
+/// an SDES key without MKI), plain H.264 mode 1 on the consumer leg.
+pub(in crate::gateway) fn read_video(sdp: &Sdp, leg: Leg) -> VideoOffer {
+    let Some(m) = sdp.first_media(&MediaKind::Video).filter(|m| m.port != 0) else { return VideoOffer::Absent };
+    let formats = m.formats.clone();
+    let want = match leg {
+        Leg::Enterprise => LYNC_H264,
+        Leg::Consumer => CONSUMER_H264,
+    };
+    let codecs = m.codecs();
+    let mode1 = |f: &Option<String>| f.as_deref().is_some_and(|f| f.replace(' ', "").contains("packetization-mode=1"));
+    let Some(codec) =
+        codecs.iter().find(|c| c.name.eq_ignore_ascii_case(want.0) && c.clock == want.1 && mode1(&c.fmtp))
+    else {
+        let names: Vec<String> = codecs.iter().map(|c| format!("{}/{}", c.name, c.clock)).collect();
+        let reason = format!(
+            "video declined: the offer has {} but no {}/{} with packetization-mode=1; the gateway carries H.264 only",
+            if names.is_empty() { "no codec".to_owned() } else { names.join(", ") },
+            want.0,
+            want.1
+        );
+        return VideoOffer::Declined { reason, formats };
+    };
+    let Ok(ip) = connection_ip(sdp, m) else {
+        return VideoOffer::Declined { reason: "video declined: no c= address".into(), formats };
+    };
+    let best = |component: u16| {
+        m.candidates()
+            .into_iter()
+            .filter_map(|c| match c {
+                Candidate::Ice(c) if c.component == component && c.transport == Transport::Udp => Some(c),
+                _ => None,
+            })
+            .max_by_key(|c| c.priority)
+            .map(|c| SocketAddr::new(c.ip, c.port))
+    };
+    let rtcp_port = m.rtcp_port().unwrap_or(m.port.wrapping_add(1));
+    let crypto = m
+        .cryptos()
+        .into_iter()
+        .find(|c| {
+            c.suite == CryptoSuite::AesCm128HmacSha1_80
+                && c.key.mki.is_none()
+                && STANDARD.decode(&c.key.key_salt).is_ok_and(|k| k.len() == KEY_SALT_LEN)
+        })
+        .map(|c| (c.tag, c.key.key_salt.clone()));
+    if leg == Leg::Enterprise && crypto.is_none() {
+        return VideoOffer::Declined {
+            reason: "video declined: no usable SDES key on the video stream".into(),
+            formats,
+        };
+    }
+    VideoOffer::H264(LegVideo {
+        pt: codec.pt,
+        rtp: best(1).unwrap_or(SocketAddr::new(ip, m.port)),
+        rtcp: best(2).unwrap_or(SocketAddr::new(ip, rtcp_port)),
+        crypto,
+        ssrc_range: m.ssrc_range(),
+    })
+}
+
+/// The gateway's own video identity on both legs, fixed for the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::gateway) struct LocalVideo {
+    pub lync_rtp: u16,
+    pub lync_rtcp: u16,
+    pub consumer_rtp: u16,
+    /// Fresh SRTP key of the Lync video stream.
+    pub key: String,
+    /// First SSRC of the gateway's 100-wide range toward Lync.
+    pub lync_ssrc: u32,
+    pub consumer_ssrc: u32,
+}
+
+/// What the gateway's next SDP on each leg says about video.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::gateway) enum VideoLine {
+    /// Carried: the gateway's identity, the numbers on each leg and Lync's crypto tag.
+    Carried { local: LocalVideo, lync_pt: u8, consumer_pt: u8, crypto_tag: u32 },
+    /// Refused toward the offerer (port 0 with the offer's formats); nothing on the other leg.
+    Refused { leg: Leg, formats: Vec<String> },
+    /// Removed by a re-INVITE: port 0 on both legs, with each leg's number.
+    Stopped { lync_pt: u8, consumer_pt: u8 },
+}
+
+impl VideoLine {
+    /// The m-line of `leg`, if any.
+    pub(in crate::gateway) fn media(
+        &self,
+        ip: IpAddr,
+        leg: Leg,
+        direction: Direction,
+        ice: (&str, &str),
+    ) -> Option<Media> {
+        match self {
+            Self::Refused { leg: refused, formats } if *refused == leg => {
+                let proto = if leg == Leg::Enterprise { Proto::RtpSavp } else { Proto::RtpAvp };
+                let mut m = Media::new(MediaKind::Video, 0, proto);
+                m.formats = formats.clone();
+                Some(m)
+            }
+            Self::Refused { .. } => None,
+            Self::Stopped { lync_pt, consumer_pt } => {
+                let (proto, pt) = match leg {
+                    Leg::Enterprise => (Proto::RtpSavp, lync_pt),
+                    Leg::Consumer => (Proto::RtpAvp, consumer_pt),
+                };
+                let mut m = Media::new(MediaKind::Video, 0, proto);
+                m.formats = vec![pt.to_string()];
+                Some(m)
+            }
+            Self::Carried { local, lync_pt, consumer_pt, crypto_tag } => Some(match leg {
+                Leg::Enterprise => {
+                    let mut m = Media::new(MediaKind::Video, local.lync_rtp, Proto::RtpSavp)
+                        .with(Attribute::IceUfrag(ice.0.to_owned()))
+                        .with(Attribute::IcePwd(ice.1.to_owned()))
+                        .with(host(1, ip, local.lync_rtp, HOST_RTP_PRIORITY))
+                        .with(host(2, ip, local.lync_rtcp, HOST_RTCP_PRIORITY))
+                        .with(Attribute::Rtcp(Rtcp { port: local.lync_rtcp, connection: None }))
+                        .with(crypto(*crypto_tag, &local.key))
+                        .with_codec(*lync_pt, LYNC_H264.0, LYNC_H264.1, None, Some(LYNC_H264_FMTP))
+                        .with(Attribute::RtcpFb(RtcpFb { payload: FbPayload::All, value: VIDEO_RTCP_FB.into() }))
+                        .with(Attribute::RtcpRsize)
+                        .with(Attribute::Label("main-video".into()))
+                        .with(Attribute::XSource("main-video".into()))
+                        .with(Attribute::SsrcRange(SsrcRange {
+                            first: local.lync_ssrc,
+                            last: local.lync_ssrc + VIDEO_RANGE - 1,
+                        }));
+                    if direction != Direction::SendRecv {
+                        m = m.with(Attribute::Direction(direction));
+                    }
+                    m
+                }
+                Leg::Consumer => Media::new(MediaKind::Video, local.consumer_rtp, Proto::RtpAvp)
+                    .with_codec(*consumer_pt, CONSUMER_H264.0, CONSUMER_H264.1, None, Some(CONSUMER_H264_FMTP))
+                    .with(Attribute::Direction(direction)),
+            }),
+        }
+    }
+}
+
 /// Adds the codecs of `pay` to `m` with the names and parameters of `leg`.
 fn with_codecs(mut m: Media, pay: &Offered, leg: Leg) -> Media {
     for (codec, pt) in &pay.codecs {
@@ -311,10 +490,12 @@ fn lync_fallback_sdp(local: &LocalLync, version: u64, pay: &Offered) -> Sdp {
 pub(in crate::gateway) fn lync_offer(
     local: &LocalLync,
     pay: &Offered,
+    video: Option<Media>,
     boundary: &str,
     content_ids: [String; 2],
 ) -> (alternative::Body, Sdp) {
-    let ice = lync_sdp(local, 0, pay, 1, Direction::SendRecv);
+    let mut ice = lync_sdp(local, 0, pay, 1, Direction::SendRecv);
+    ice.media.extend(video);
     let [fallback_id, ice_id] = content_ids;
     let fallback = OfferPart { content_id: fallback_id, sdp: lync_fallback_sdp(local, 0, pay) };
     let body = alternative::write(boundary, &fallback, &OfferPart { content_id: ice_id, sdp: ice.clone() });
@@ -359,6 +540,33 @@ a=x-ssrc-range:100-100\r\n";
         assert_eq!(m.rtcp, "10.0.0.5:5001".parse().unwrap());
         assert_eq!(m.offered.codecs, vec![(AudioCodec::SilkWb, 104), (AudioCodec::G722, 9)]);
         assert_eq!(m.ufrag.as_deref(), Some("abcd"));
+    }
+
+    const LYNC_VIDEO: &str = "m=video 6000 RTP/SAVP 122 121\r\n\
+a=candidate:1 1 UDP 2130706431 10.0.0.5 6000 typ host\r\na=candidate:1 2 UDP 2130705918 10.0.0.5 6001 typ host\r\n\
+a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0ND|2^31\r\n\
+a=rtpmap:122 X-H264UC/90000\r\na=fmtp:122 packetization-mode=1;mst-mode=NI-TC\r\na=rtpmap:121 x-rtvc1/90000\r\n\
+a=x-ssrc-range:200-299\r\n";
+
+    #[test]
+    fn lync_h264_uc_video_is_read_and_rtvideo_alone_is_declined_with_a_reason() {
+        let sdp = Sdp::parse(format!("{LYNC_V19}{LYNC_VIDEO}").as_bytes()).unwrap();
+        let VideoOffer::H264(v) = read_video(&sdp, Leg::Enterprise) else { panic!("H.264 UC not read") };
+        assert_eq!((v.pt, v.rtp.port(), v.rtcp.port()), (122, 6000, 6001));
+        assert_eq!(v.ssrc_range, Some(SsrcRange { first: 200, last: 299 }));
+        assert_eq!(v.crypto.map(|c| c.0), Some(1));
+        let rtvc1 = LYNC_VIDEO
+            .replace("122 121", "121")
+            .replace("a=rtpmap:122 X-H264UC/90000\r\na=fmtp:122 packetization-mode=1;mst-mode=NI-TC\r\n", "");
+        let sdp = Sdp::parse(format!("{LYNC_V19}{rtvc1}").as_bytes()).unwrap();
+        match read_video(&sdp, Leg::Enterprise) {
+            VideoOffer::Declined { reason, formats } => {
+                assert!(reason.contains("x-rtvc1/90000") && reason.contains("X-H264UC"), "{reason}");
+                assert_eq!(formats, ["121"]);
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(read_video(&Sdp::parse(LYNC_V19.as_bytes()).unwrap(), Leg::Enterprise), VideoOffer::Absent);
     }
 
     #[test]

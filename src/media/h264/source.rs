@@ -69,6 +69,8 @@ pub struct AccessUnit {
 pub struct VideoSource {
     config: VideoConfig,
     next: u32,
+    /// Index of the access unit that opened the current GOP (a keyframe request restarts it).
+    gop_start: u32,
 }
 
 impl VideoSource {
@@ -76,7 +78,7 @@ impl VideoSource {
     pub fn new(mut config: VideoConfig) -> Self {
         config.fps = config.fps.max(1);
         config.gop = config.gop.max(1);
-        Self { config, next: 0 }
+        Self { config, next: 0, gop_start: 0 }
     }
 
     /// The configuration.
@@ -89,11 +91,17 @@ impl VideoSource {
         (u64::from(index) * u64::from(CLOCK_RATE) / u64::from(self.config.fps)) as u32
     }
 
+    /// Makes the next access unit an IDR and starts a new GOP there: what an encoder does on
+    /// a keyframe request (RFC 5104 FIR, RFC 4585 PLI, an MS-RTP VSR with the keyframe bit).
+    pub fn restart_gop(&mut self) {
+        self.gop_start = self.next;
+    }
+
     /// The next access unit.
     pub fn next_access_unit(&mut self) -> AccessUnit {
         let index = self.next;
         self.next = self.next.wrapping_add(1);
-        let in_gop = index % self.config.gop;
+        let in_gop = index.wrapping_sub(self.gop_start) % self.config.gop;
         let idr = in_gop == 0;
         let nals = if idr {
             let idr_pic_id = (index / self.config.gop) % 65536;
@@ -279,6 +287,16 @@ impl BitWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restarted_gop_makes_the_next_access_unit_an_idr_and_counts_from_it() {
+        let mut s = VideoSource::new(VideoConfig { gop: 4, ..VideoConfig::new(3) });
+        let idr: Vec<bool> = (0..3).map(|_| s.next_access_unit().idr).collect();
+        assert_eq!(idr, [true, false, false]);
+        s.restart_gop();
+        let idr: Vec<bool> = (0..5).map(|_| s.next_access_unit().idr).collect();
+        assert_eq!(idr, [true, false, false, false, true]);
+    }
 
     #[test]
     fn exp_golomb_codes_match_the_table() {

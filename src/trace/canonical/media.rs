@@ -134,6 +134,54 @@ fn samples_per_packet(c: &Codec) -> u32 {
     c.clock / 50
 }
 
+/// H.264 in either leg's naming (`H264`, Lync's `X-H264UC`).
+fn is_h264(c: &Codec) -> bool {
+    c.clock == 90_000 && (c.name.eq_ignore_ascii_case("H264") || c.name.eq_ignore_ascii_case("X-H264UC"))
+}
+
+/// One video stream of one step, reassembled (PROTOCOL.md §3.4): frames, IDRs, NAL types,
+/// PACSI presence and the marker pattern. SRTP payloads are read with the key the harness
+/// negotiated for that sender, from the flow's first packet on (SRTP's rollover counter
+/// follows the whole stream); a stream whose payloads cannot be read says so.
+fn video_summary(all: &[MediaSeen], packets: &[&MediaSeen], step: usize, cast: &Cast) -> String {
+    use crate::media::h264::VideoReceiver;
+    use crate::media::srtp::{MasterKey, SrtpContext};
+    let mut srtp = match cast.srtp.get(&packets[0].src) {
+        Some(k) => match MasterKey::from_inline(&format!("inline:{k}")).and_then(|k| SrtpContext::new(&k)) {
+            Ok(s) => Some(s),
+            Err(e) => return format!("unreadable (SRTP key: {e})"),
+        },
+        None => None,
+    };
+    let mut rx = VideoReceiver::new();
+    let mut undecrypted = 0;
+    let (src, dst) = (packets[0].src, packets[0].dst);
+    let flow = all
+        .iter()
+        .filter(|m| m.src == src && m.dst == dst && m.step <= step && demux::classify(&m.bytes) == PacketKind::Rtp);
+    for m in flow {
+        let plain = match &mut srtp {
+            Some(s) => match s.unprotect_rtp(&m.bytes) {
+                Ok(p) => p,
+                Err(_) => {
+                    undecrypted += u64::from(m.step == step);
+                    continue;
+                }
+            },
+            None => m.bytes.clone(),
+        };
+        if m.step != step {
+            continue;
+        }
+        if let Ok((h, payload)) = rtp::parse(&plain) {
+            rx.on_packet(&h, &plain[payload]);
+        }
+    }
+    rx.finish();
+    let summary = rx.summary();
+    if undecrypted > 0 { format!("{summary} srtp-unreadable {undecrypted}") } else { summary.to_string() }
+}
+
 /// The summary lines of one step on one leg, in a stable order, and how many STUN
 /// retransmissions were left out of them: like SIP retransmissions, they depend on timing, so
 /// they are counted apart and never reach the golden text.
@@ -196,7 +244,8 @@ pub(super) fn lines(
         let codec = decl.codecs.get(&first.0.pt);
         let config = StreamConfig {
             clock_rate: codec.map_or(8000, |c| c.clock),
-            samples_per_packet: codec.filter(|c| c.name != "telephone-event").map(samples_per_packet),
+            // Video timestamps step per frame, not per packet: no fixed step to check.
+            samples_per_packet: codec.filter(|c| c.name != "telephone-event" && !is_h264(c)).map(samples_per_packet),
             dtmf_pt: decl.te,
             ssrc_range: decl.ranges.get(&packets[0].src).copied(),
         };
@@ -221,6 +270,9 @@ pub(super) fn lines(
             .collect();
         let ssrc: Vec<String> = ssrcs.iter().map(|s| syms.get("ssrc", &s.to_string())).collect();
         out.push(format!("  {leg:<10}  {src} -> {dst}  rtp {} [{}] {summary}", ssrc.join(","), names.join(", ")));
+        if codec.is_some_and(is_h264) {
+            out.push(format!("  {leg:<10}  {src} -> {dst}  video {}", video_summary(media, &packets, step, cast)));
+        }
     }
     let mut retransmitted = 0;
     for ((src, dst, kind), (n, again)) in other {
