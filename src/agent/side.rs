@@ -124,6 +124,26 @@ pub struct Outcome {
     pub response: Option<Message>,
 }
 
+/// What a failed step says about a transaction: `501 Not Implemented`, with diagnostics when
+/// there were some, or the transport failure.
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(code) => write!(f, "{code} {}", self.reason)?,
+            None => write!(f, "no final response ({})", self.error.as_deref().unwrap_or("no error recorded"))?,
+        }
+        for (name, d) in [("ms-diagnostics", &self.diagnostics), ("ms-diagnostics-public", &self.public_diagnostics)] {
+            if let Some(d) = d {
+                write!(f, ", {name} {}", d.code)?;
+                if let Some(r) = &d.reason {
+                    write!(f, " \"{r}\"")?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Outcome {
     /// A 2xx final response came.
     pub fn is_success(&self) -> bool {
@@ -401,6 +421,26 @@ impl SimSide {
                 });
             }
         }
+    }
+
+    /// Sends OPTIONS to the gateway itself, `sip:<host>` with no user part (RFC 3261 §11), as
+    /// `from`: what any SIP element on the path must answer.
+    pub async fn ping_gateway(&self, from: &Address, host: &str) -> Outcome {
+        let msg = {
+            let mut st = self.inner.lock();
+            let rng = &mut st.rng;
+            let uri = format!("sip:{host}");
+            MessageBuilder::request(Method::OPTIONS, &uri)
+                .header("Via", self.inner.via(rng))
+                .header("Max-Forwards", 70)
+                .header("From", format!("<{}>;tag={}", from.sip_uri(), token(rng, 10)))
+                .header("To", format!("<{uri}>"))
+                .header("Call-ID", token(rng, 24))
+                .header("CSeq", "1 OPTIONS")
+                .header("Accept", "application/sdp")
+                .build()
+        };
+        self.inner.tracked(msg).await
     }
 
     /// Every event of `user` so far.

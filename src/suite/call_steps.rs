@@ -128,7 +128,7 @@ async fn when_cancels(w: &mut FedWorld, step: &Step, kind: String, user: String)
     w.begin(step).await;
     let (leg, user) = leg_and_user(w, &kind, &user);
     let out = leg.cancel_call(&user).await;
-    assert_eq!(out.status, Some(200), "{user}'s CANCEL should be answered 200, got {out:?}");
+    assert_eq!(out.status, Some(200), "{user}'s CANCEL should be answered 200, got {out}");
     expect(&leg, &user, "the INVITE's final response", |e| matches!(e, AgentEvent::CallRefused { .. })).await;
 }
 
@@ -137,7 +137,7 @@ async fn when_hangs_up(w: &mut FedWorld, step: &Step, kind: String, user: String
     w.begin(step).await;
     let (leg, user) = leg_and_user(w, &kind, &user);
     let out = leg.hang_up(&user).await;
-    assert_eq!(out.status, Some(200), "{user}'s BYE should be answered 200, got {out:?}");
+    assert_eq!(out.status, Some(200), "{user}'s BYE should be answered 200, got {out}");
     // The gateway ends the other leg too; that BYE belongs to this step.
     let (other, far) = other_party(w, leg.side(), &user);
     expect(w.leg(other), &far, "the call ended", |e| matches!(e, AgentEvent::CallEnded { .. })).await;
@@ -329,7 +329,7 @@ async fn hold(w: &mut FedWorld, step: &Step, kind: &str, user: &str, held: bool)
     let out = leg.hold(&user, held).await;
     assert!(
         out.is_success(),
-        "{user}'s re-INVITE ({}) should be accepted, got {out:?}",
+        "{user}'s re-INVITE ({}) should be accepted, got {out}",
         if held { "hold" } else { "resume" }
     );
     let (os, other) = other_party(w, leg.side(), &user);

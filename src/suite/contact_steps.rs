@@ -266,7 +266,7 @@ async fn when_searches(w: &mut FedWorld, step: &Step, user: String, target: Stri
 async fn then_answered(w: &mut FedWorld, step: &Step, code: u16) {
     w.begin(step).await;
     let o = w.last();
-    assert_eq!(o.status, Some(code), "expected a final response {code}, got {o:?}");
+    assert_eq!(o.status, Some(code), "expected a final response {code}, got {o}");
 }
 
 #[then(expr = "the Lync user {string} sees {string} as pending")]

@@ -64,6 +64,8 @@ pub struct Artefact {
     /// Why it failed: the failing step's error (absent when it passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The scenario's tags with the feature's, without `@` (`req-13`, `plain-proxy`).
+    pub tags: Vec<String>,
 }
 
 static ARTEFACTS: Mutex<Vec<Artefact>> = Mutex::new(Vec::new());
@@ -200,7 +202,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                 }
             })
         })
-        .after(|_, _, scenario, finished, world| {
+        .after(|feature, _, scenario, finished, world| {
             Box::pin(async move {
                 let mut verdict = match finished {
                     ScenarioFinished::StepPassed => "passed",
@@ -226,6 +228,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
                         sip_messages: done.sip_messages,
                         rtp_streams: done.rtp_streams,
                         reason,
+                        tags: feature.tags.iter().chain(&scenario.tags).cloned().collect(),
                     };
                     ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);
                 }

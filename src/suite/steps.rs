@@ -50,7 +50,7 @@ async fn when_ends_conversation(w: &mut FedWorld, step: &Step, kind: String, use
 async fn then_closed(w: &mut FedWorld, step: &Step, code: u16) {
     w.begin(step).await;
     let o = last(w);
-    assert_eq!(o.status, Some(code), "expected the BYE to be answered {code}, got {o:?}");
+    assert_eq!(o.status, Some(code), "expected the BYE to be answered {code}, got {o}");
 }
 
 fn last(w: &FedWorld) -> &crate::agent::Outcome {
@@ -61,14 +61,14 @@ fn last(w: &FedWorld) -> &crate::agent::Outcome {
 async fn then_accepted(w: &mut FedWorld, step: &Step) {
     w.begin(step).await;
     let o = last(w);
-    assert!(o.status.is_some_and(|c| (200..300).contains(&c)), "expected a 2xx final response, got {o:?}");
+    assert!(o.status.is_some_and(|c| (200..300).contains(&c)), "expected a 2xx final response, got {o}");
 }
 
 #[then(expr = "the IM is refused with {int}")]
 async fn then_refused(w: &mut FedWorld, step: &Step, code: u16) {
     w.begin(step).await;
     let o = last(w);
-    assert_eq!(o.status, Some(code), "expected final response {code}, got {o:?}");
+    assert_eq!(o.status, Some(code), "expected final response {code}, got {o}");
 }
 
 #[then(expr = "the refusal carries ms-diagnostics {int} with no source in its public copy")]
@@ -118,4 +118,20 @@ async fn then_golden(w: &mut FedWorld, step: &Step) {
     // The golden covers every step before this one.
     let rendered = w.render(w.steps.len() - 1);
     super::golden::assert_matches(&w.golden_name(), &rendered.text);
+}
+
+#[when(expr = "the {word} user {string} sends OPTIONS to the gateway")]
+async fn when_ping(w: &mut FedWorld, step: &Step, kind: String, user: String) {
+    w.begin(step).await;
+    let user = addr(&user);
+    let host = super::config().sut.fqdn.clone();
+    let o = w.leg(side(&kind)).ping_gateway(&user, &host).await;
+    w.last_outcome = Some((user, o));
+}
+
+#[then(expr = "the gateway answers {int}")]
+async fn then_answers(w: &mut FedWorld, step: &Step, code: u16) {
+    w.begin(step).await;
+    let o = &w.last_outcome.as_ref().unwrap_or_else(|| panic!("no request was sent before this step")).1;
+    assert_eq!(o.status, Some(code), "expected final response {code}, got {o}");
 }

@@ -166,7 +166,7 @@ async fn when_adds_video(w: &mut FedWorld, step: &Step, kind: String, user: Stri
     w.begin(step).await;
     let (s, u) = (side(&kind), addr(&user));
     let out = w.leg(s).set_call_video(&u, true).await;
-    assert_eq!(out.status, Some(200), "{u}'s re-INVITE adding video should be answered 200, got {out:?}");
+    assert_eq!(out.status, Some(200), "{u}'s re-INVITE adding video should be answered 200, got {out}");
 }
 
 #[when(expr = "the {word} user {string} removes video from the call")]
@@ -174,7 +174,7 @@ async fn when_removes_video(w: &mut FedWorld, step: &Step, kind: String, user: S
     w.begin(step).await;
     let (s, u) = (side(&kind), addr(&user));
     let out = w.leg(s).set_call_video(&u, false).await;
-    assert_eq!(out.status, Some(200), "{u}'s re-INVITE removing video should be answered 200, got {out:?}");
+    assert_eq!(out.status, Some(200), "{u}'s re-INVITE removing video should be answered 200, got {out}");
 }
 
 #[then("the call carries no video on either leg")]

@@ -7,7 +7,7 @@ pub mod process;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -101,6 +101,10 @@ pub struct External {
     /// How long a step waits for an event before it fails.
     #[serde(default = "default_step_ms")]
     pub step_timeout_ms: u64,
+    /// The directory of the profile file, given to the commands as `FEDCERT_PROFILE_DIR` so a
+    /// profile can name its own config files whatever the working directory.
+    #[serde(skip)]
+    pub profile_dir: Option<PathBuf>,
 }
 
 fn default_ready_ms() -> u64 {
@@ -145,7 +149,12 @@ impl SutProfile {
     pub fn load(path: &Path) -> Result<Self, ProfileError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ProfileError { file: path.display().to_string(), detail: e.to_string() })?;
-        Self::parse(&path.display().to_string(), &text)
+        let mut p = Self::parse(&path.display().to_string(), &text)?;
+        if let Some(x) = &mut p.external {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            x.profile_dir = Some(std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()));
+        }
+        Ok(p)
     }
 
     /// Parses and checks a profile's text; errors name the file and the field.

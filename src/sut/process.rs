@@ -63,6 +63,17 @@ pub enum SutError {
     Io(#[from] std::io::Error),
 }
 
+/// What the start and stop commands find in their environment: `FEDCERT`, this executable,
+/// and `FEDCERT_PROFILE_DIR`, the profile's directory (for config files beside it).
+fn command_env(x: &External) -> Vec<(&'static str, std::ffi::OsString)> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fedcert"));
+    let mut env = vec![("FEDCERT", exe.into_os_string())];
+    if let Some(dir) = &x.profile_dir {
+        env.push(("FEDCERT_PROFILE_DIR", dir.clone().into_os_string()));
+    }
+    env
+}
+
 /// A started external gateway. Stop it with [`SutProcess::stop`]; dropped without that, its
 /// process group is killed.
 #[derive(Debug)]
@@ -72,6 +83,8 @@ pub struct SutProcess {
     command: String,
     stop: Option<String>,
     log: PathBuf,
+    /// The environment both commands get.
+    env: Vec<(&'static str, std::ffi::OsString)>,
 }
 
 impl SutProcess {
@@ -87,15 +100,15 @@ impl SutProcess {
             command: x.start.clone().unwrap_or_default(),
             stop: x.stop.clone(),
             log: log.to_owned(),
+            env: command_env(x),
         };
         if let Some(command) = &x.start {
             let out = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
             let err = out.try_clone()?;
-            let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("fedcert"));
             let child = Command::new("sh")
                 .arg("-c")
                 .arg(command)
-                .env("FEDCERT", exe)
+                .envs(me.env.iter().cloned())
                 .stdin(Stdio::null())
                 .stdout(out)
                 .stderr(err)
@@ -168,7 +181,13 @@ impl SutProcess {
     /// and SIGKILL for what is left after a grace period. Returns once the group is gone.
     pub async fn stop(mut self) -> Result<(), SutError> {
         if let Some(cmd) = self.stop.take() {
-            let status = Command::new("sh").arg("-c").arg(&cmd).stdin(Stdio::null()).kill_on_drop(true).status();
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .envs(self.env.iter().cloned())
+                .stdin(Stdio::null())
+                .kill_on_drop(true)
+                .status();
             match tokio::time::timeout(TERM_GRACE, status).await {
                 Ok(Ok(s)) if s.success() => {}
                 Ok(Ok(s)) => tracing::warn!("external.stop: `{cmd}` exited with {s}"),

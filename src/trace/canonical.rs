@@ -20,7 +20,7 @@ use crate::net::{TapEvent, TapKind, Transport};
 use crate::sdp::{Attribute, Candidate, MediaKind};
 use crate::sip::wire::ms::{MsDiagnostics, MsTextFormat};
 use crate::sip::wire::multipart;
-use crate::sip::wire::{Frame, MediaType, Message, SipUri, StreamFramer};
+use crate::sip::wire::{Frame, MediaType, Message, Method, SipUri, StreamFramer};
 
 pub use media::{MediaSeen, RtpStreamCount, datagrams as media_datagrams, is_media, rtp_streams};
 
@@ -260,7 +260,13 @@ fn line(text: &mut String, leg: &str, s: &Seen, profile: &TraceProfile, syms: &m
     if m.is_request() {
         details.push(format!("From: {from}  To: {to}"));
     }
-    for name in &profile.keep_headers {
+    // The answer to an OPTIONS addressed to the element itself (no user part) lists its own
+    // capabilities (RFC 3261 §11.2), which differ between conforming implementations: its
+    // status is what conformance concerns. A directory search names a user and keeps them.
+    let capabilities = !m.is_request()
+        && m.cseq().is_ok_and(|c| c.method == Method::OPTIONS)
+        && m.to_addr().ok().and_then(|a| SipUri::parse(&a.uri).ok()).is_some_and(|u| u.user.is_none());
+    for name in profile.keep_headers.iter().filter(|_| !capabilities) {
         for v in m.values(name) {
             // A Warning's agent and text name the product; its code is what conformance
             // concerns (RFC 3261 §20.43).
