@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod html;
 pub mod media;
 pub mod net;
+pub mod report;
 pub mod sdp;
 pub mod selftest;
 pub mod sip;

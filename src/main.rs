@@ -47,6 +47,31 @@ enum Command {
         #[arg(long = "defect", value_name = "NAME", value_parser = Defect::parse)]
         defects: Vec<Defect>,
     },
+    /// Certify a SUT: run the suite (or the scenarios --tags selects) and write
+    /// <out>/<sut>/<run-id>/ with certificate.html (every requirement of PROTOCOL.md §6 with
+    /// its verdict, and per scenario its ladder diagram, capture and golden diff),
+    /// certificate.json, junit.xml and the captures. Exits 0 when every selected scenario
+    /// passed, 1 when any failed, 2 on bad input.
+    Certify {
+        /// SUT profile (YAML).
+        #[arg(long)]
+        sut: PathBuf,
+        /// Tag expression selecting scenarios (`@req-13 and not @msn`).
+        #[arg(long, value_name = "EXPR")]
+        tags: Option<String>,
+        /// Feature file or directory.
+        #[arg(long, default_value = "features")]
+        features: PathBuf,
+        /// Golden snapshots directory.
+        #[arg(long, default_value = "snapshots")]
+        snapshots: PathBuf,
+        /// Where <sut>/<run-id>/ is written.
+        #[arg(long, default_value = "reports")]
+        out: PathBuf,
+        /// Scenarios run at once (each gets its own gateway and ports with the embedded SUT).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+        concurrency: u16,
+    },
     /// Prove the suite catches a broken gateway: run it against the reference gateway with each
     /// seeded defect in turn, and clean; print the detection matrix. Exits 1 unless every
     /// defect is caught and the clean gateway passes.
@@ -159,6 +184,29 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("captures: {}", s.manifest.display());
             println!("{} passed, {} failed", s.passed, s.failed);
             Ok(if s.has_failed || s.passed == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Certify { sut, tags, features, snapshots, out, concurrency } => {
+            use fedcert::report::certify::{CertifyConfig, certify};
+            let sut = SutProfile::load(&sut).context("cannot use the SUT profile")?;
+            let cfg = CertifyConfig { sut, features, tags, snapshots, out, concurrency: concurrency.into() };
+            let done = certify(cfg).await?;
+            let c = &done.certificate;
+            for s in c.selected().filter(|s| s.reason.is_some()) {
+                let reason = s.reason.as_deref().unwrap_or_default().replace('\n', " | ");
+                println!("FAILED {}: {}: {reason}", s.feature, s.name);
+            }
+            let n = &c.counts;
+            println!(
+                "requirements: {} pass, {} fail, {} not applicable, {} not covered",
+                n.requirements_pass, n.requirements_fail, n.requirements_not_applicable, n.requirements_not_covered
+            );
+            let uncovered: Vec<String> = c.not_covered.iter().map(ToString::to_string).collect();
+            if !uncovered.is_empty() {
+                println!("requirements no scenario covers yet: {}", uncovered.join(", "));
+            }
+            println!("certificate: {}", done.dir.join("certificate.html").display());
+            println!("{} passed, {} failed, {} excluded: {}", n.passed, n.failed, n.excluded, c.verdict);
+            Ok(if c.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Selftest { defects, all_features, features, snapshots, work, jobs, list } => {
             if list {

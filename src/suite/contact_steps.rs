@@ -76,7 +76,7 @@ async fn given_skype_added(w: &mut FedWorld, step: &Step, user: String, contact:
     w.begin(step).await;
     let (user, contact) = (addr(&user), addr(&contact));
     let out = w.leg(Side::Consumer).skype_add_contact(&user, &contact, None).await;
-    assert!(out.is_success(), "{user} adding {contact}: {out:?}");
+    assert!(out.is_success(), "{user} adding {contact}: {out}");
     let presented = wait_subscriber(w, &contact, &user).await;
     answer_lync(w, &contact, &presented, Answer::Accept(Container::External)).await;
     let shown = w.leg(Side::Consumer).wait_shown(&user, &contact, "presence", step_deadline(), is_status).await;
@@ -89,7 +89,7 @@ async fn given_lync_added(w: &mut FedWorld, step: &Step, user: String, contact: 
     let (user, contact, skype_user) = (addr(&user), addr(&contact), addr(&skype_user));
     let out =
         w.leg(Side::Enterprise).lync_add_contact(&user, &contact, "Other Contacts", Container::External, None).await;
-    assert!(out.is_success(), "{user} adding {contact}: {out:?}");
+    assert!(out.is_success(), "{user} adding {contact}: {out}");
     let requester = wait_request(w, Side::Consumer, &skype_user).await;
     w.leg(Side::Consumer).skype_answer(&skype_user, &requester, true).await.unwrap_or_else(|e| panic!("{e}"));
     let shown = w.leg(Side::Enterprise).wait_shown(&user, &contact, "presence", step_deadline(), is_availability).await;

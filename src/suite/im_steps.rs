@@ -322,7 +322,7 @@ async fn when_exchange(
         let (leg, (from, to)) =
             if by_lync { (w.leg(Side::Enterprise), &ex.lync) } else { (w.leg(Side::Consumer), &ex.skype) };
         let o = leg.send_im(from, to, &text, step_deadline()).await;
-        assert!(o.is_success(), "IM {} of {n} ({text:?}) was not accepted: {o:?}", i + 1);
+        assert!(o.is_success(), "IM {} of {n} ({text:?}) was not accepted: {o}", i + 1);
         ex.ims.push((by_lync, text));
         // Each IM comes to rest (ACKs in, queues tapped) before the next, as at a step
         // boundary, so the trace order is the conversation's and not the scheduler's.

@@ -17,7 +17,7 @@ use cucumber::event::ScenarioFinished;
 use cucumber::{World as _, WriterExt as _, writer};
 use serde::Serialize;
 
-pub use world::{FedWorld, Finished, slug};
+pub use world::{FedWorld, Finished, seed as scenario_seed, slug};
 
 use crate::sut::SutProfile;
 
@@ -158,6 +158,15 @@ pub(crate) fn sut_log(feature: &str, title: &str) -> PathBuf {
 
 /// Runs the features against the configured SUT; writes JUnit, pcaps and a capture manifest.
 pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
+    run_with_tags(cfg, None).await
+}
+
+/// [`run`], playing only the scenarios `tags` selects (cucumber's `--tags`: feature, rule and
+/// scenario tags together; `fedcert certify --tags`).
+pub async fn run_with_tags(
+    cfg: SuiteConfig,
+    tags: Option<cucumber::gherkin::tagexpr::TagOperation>,
+) -> Result<Summary, SuiteError> {
     if !cfg.features.exists() {
         return Err(SuiteError::NoFeatures(cfg.features.clone()));
     }
@@ -191,7 +200,7 @@ pub async fn run(cfg: SuiteConfig) -> Result<Summary, SuiteError> {
     let result = FedWorld::cucumber()
         .with_writer(writer)
         .fail_on_skipped()
-        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty> { tags_filter: tags, ..Default::default() })
         .max_concurrent_scenarios(cfg.concurrency)
         .before(|feature, _, scenario, world| {
             Box::pin(async move {

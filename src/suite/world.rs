@@ -103,8 +103,8 @@ pub struct Exchange {
 static NAMES: std::sync::Mutex<std::collections::BTreeSet<String>> =
     std::sync::Mutex::new(std::collections::BTreeSet::new());
 
-/// A stable seed per scenario, so tags and Call-IDs repeat run to run.
-fn seed(title: &str) -> u64 {
+/// A stable seed per scenario (FNV-1a of its title), so tags and Call-IDs repeat run to run.
+pub fn seed(title: &str) -> u64 {
     title.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
