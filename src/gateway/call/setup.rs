@@ -285,6 +285,48 @@ pub(super) async fn video_locals(inner: &Inner) -> Option<(Sockets, LocalVideo)>
     Some((sockets, local))
 }
 
+/// What became of the caller's video once the far side answered: carried when both legs
+/// have H.264 and the gateway has sockets for it, otherwise refused toward the caller with the
+/// reason (a Warning on the caller's 200).
+fn video_outcome(
+    inner: &Inner,
+    caller: Leg,
+    offered: VideoOffer,
+    answered: VideoOffer,
+    video: Option<(Sockets, LocalVideo)>,
+) -> VideoOutcome {
+    let refused = |ours: &LegVideo, why: &str| VideoOutcome {
+        line: Some(VideoLine::Refused { leg: caller, formats: vec![ours.pt.to_string()] }),
+        relay: None,
+        warning: Some(why.to_owned()),
+    };
+    match (offered, video) {
+        (VideoOffer::Absent, _) => VideoOutcome::default(),
+        (VideoOffer::Declined { reason, formats }, _) => {
+            VideoOutcome { line: Some(VideoLine::Refused { leg: caller, formats }), relay: None, warning: Some(reason) }
+        }
+        (VideoOffer::H264(ours), Some((sockets, local))) => match answered {
+            VideoOffer::H264(theirs) => {
+                let (l, c) = if matches!(caller, Leg::Enterprise) { (ours, theirs) } else { (theirs, ours) };
+                let relay = start_video(inner, sockets, &local, &l, &c);
+                VideoOutcome {
+                    relay: Some(relay),
+                    line: Some(VideoLine::Carried {
+                        local,
+                        lync_pt: l.pt,
+                        consumer_pt: c.pt,
+                        crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
+                    }),
+                    warning: None,
+                }
+            }
+            _ if matches!(caller, Leg::Enterprise) => refused(&ours, "video declined: the consumer side refused video"),
+            _ => refused(&ours, "video declined: the Lync side refused video"),
+        },
+        (VideoOffer::H264(ours), None) => refused(&ours, "video declined: no video sockets"),
+    }
+}
+
 /// Starts the video relay of a carried stream.
 pub(super) fn start_video(
     inner: &Inner,
@@ -423,36 +465,7 @@ pub(super) async fn from_lync(inner: &Inner, id: TxnId, req: Message) {
     let relay = relay::start(sockets, relay_config(inner, &lync, &ll, &consumer, &lc, pays));
     let theirs = consumer.direction;
     let consumer_video = video_of(Leg::Consumer, ct.as_deref(), resp.body());
-    let video = match (lync_video, video) {
-        (VideoOffer::Absent, _) => VideoOutcome::default(),
-        (VideoOffer::Declined { reason, formats }, _) => VideoOutcome {
-            line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats }),
-            relay: None,
-            warning: Some(reason),
-        },
-        (VideoOffer::H264(l), Some((sockets, local))) => match consumer_video {
-            VideoOffer::H264(c) => VideoOutcome {
-                relay: Some(start_video(inner, sockets, &local, &l, &c)),
-                line: Some(VideoLine::Carried {
-                    local,
-                    lync_pt: l.pt,
-                    consumer_pt: c.pt,
-                    crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
-                }),
-                warning: None,
-            },
-            _ => VideoOutcome {
-                line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats: vec![l.pt.to_string()] }),
-                relay: None,
-                warning: Some("video declined: the consumer side refused video".into()),
-            },
-        },
-        (VideoOffer::H264(l), None) => VideoOutcome {
-            line: Some(VideoLine::Refused { leg: Leg::Enterprise, formats: vec![l.pt.to_string()] }),
-            relay: None,
-            warning: Some("video declined: no video sockets".into()),
-        },
-    };
+    let video = video_outcome(inner, Leg::Enterprise, lync_video, consumer_video, video);
     let pays = (single(pays.0), single(pays.1));
     bring_up(&caller, key, lync_dialog, dialog, theirs, pays, answer, relay, video);
 }
@@ -576,36 +589,7 @@ pub(super) async fn from_consumer(inner: &Inner, id: TxnId, req: Message) {
     let relay = relay::start(sockets, relay_config(inner, &lync, &ll, &consumer, &lc, pays));
     let theirs = lync.direction;
     let lync_video = video_of(Leg::Enterprise, ct.as_deref(), resp.body());
-    let video = match (consumer_video, video) {
-        (VideoOffer::Absent, _) => VideoOutcome::default(),
-        (VideoOffer::Declined { reason, formats }, _) => VideoOutcome {
-            line: Some(VideoLine::Refused { leg: Leg::Consumer, formats }),
-            relay: None,
-            warning: Some(reason),
-        },
-        (VideoOffer::H264(c), Some((sockets, local))) => match lync_video {
-            VideoOffer::H264(l) => VideoOutcome {
-                relay: Some(start_video(inner, sockets, &local, &l, &c)),
-                line: Some(VideoLine::Carried {
-                    local,
-                    lync_pt: l.pt,
-                    consumer_pt: c.pt,
-                    crypto_tag: l.crypto.as_ref().map_or(1, |(t, _)| *t),
-                }),
-                warning: None,
-            },
-            _ => VideoOutcome {
-                line: Some(VideoLine::Refused { leg: Leg::Consumer, formats: vec![c.pt.to_string()] }),
-                relay: None,
-                warning: Some("video declined: the Lync side refused video".into()),
-            },
-        },
-        (VideoOffer::H264(c), None) => VideoOutcome {
-            line: Some(VideoLine::Refused { leg: Leg::Consumer, formats: vec![c.pt.to_string()] }),
-            relay: None,
-            warning: Some("video declined: no video sockets".into()),
-        },
-    };
+    let video = video_outcome(inner, Leg::Consumer, consumer_video, lync_video, video);
     let pays = (single(pays.0), single(pays.1));
     bring_up(&caller, key, consumer_dialog, dialog, theirs, pays, answer, relay, video);
 }
