@@ -16,7 +16,7 @@ use video::VideoEngine;
 pub(in crate::gateway) use video::VideoRelayConfig;
 
 use super::codec::LegPayload;
-use crate::net::media::MediaSocket;
+use crate::net::media::{Datagram, MediaSocket};
 use crate::sdp::SsrcRange;
 
 /// The four sockets of a call: RTP and RTCP on the Lync leg (any two ports: `a=rtcp` says
@@ -30,6 +30,31 @@ pub(in crate::gateway) struct Sockets {
 }
 
 impl Sockets {
+    /// Starts reading all four into one channel; with it, which port each local address is.
+    fn read_all(&mut self) -> (mpsc::UnboundedReceiver<Datagram>, [(SocketAddr, Port); 4]) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let ports = [
+            (self.lync_rtp.local_addr(), Port::LyncRtp),
+            (self.lync_rtcp.local_addr(), Port::LyncRtcp),
+            (self.consumer_rtp.local_addr(), Port::ConsumerRtp),
+            (self.consumer_rtcp.local_addr(), Port::ConsumerRtcp),
+        ];
+        for s in [&mut self.lync_rtp, &mut self.lync_rtcp, &mut self.consumer_rtp, &mut self.consumer_rtcp] {
+            s.start_reading(tx.clone());
+        }
+        (rx, ports)
+    }
+
+    /// The socket of `port`.
+    fn get(&self, port: Port) -> &MediaSocket {
+        match port {
+            Port::LyncRtp => &self.lync_rtp,
+            Port::LyncRtcp => &self.lync_rtcp,
+            Port::ConsumerRtp => &self.consumer_rtp,
+            Port::ConsumerRtcp => &self.consumer_rtcp,
+        }
+    }
+
     /// Binds all four on `ip`. The gateway's sockets are not tapped: the harness records what
     /// crosses its own.
     pub(in crate::gateway) async fn bind(ip: IpAddr) -> io::Result<Self> {
@@ -112,17 +137,7 @@ fn ntp_now() -> u64 {
 /// Starts relaying between the sockets. A configuration the engine refuses (the keys are
 /// checked when the SDP is read, so this is not expected) leaves the call without media.
 pub(in crate::gateway) fn start(mut sockets: Sockets, config: RelayConfig) -> RelayTask {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let ports = [
-        (sockets.lync_rtp.local_addr(), Port::LyncRtp),
-        (sockets.lync_rtcp.local_addr(), Port::LyncRtcp),
-        (sockets.consumer_rtp.local_addr(), Port::ConsumerRtp),
-        (sockets.consumer_rtcp.local_addr(), Port::ConsumerRtcp),
-    ];
-    for s in [&mut sockets.lync_rtp, &mut sockets.lync_rtcp, &mut sockets.consumer_rtp, &mut sockets.consumer_rtcp] {
-        s.start_reading(tx.clone());
-    }
-    drop(tx);
+    let (mut rx, ports) = sockets.read_all();
     let task = tokio::spawn(async move {
         let mut engine = match Engine::new(config) {
             Ok(e) => e,
@@ -135,13 +150,7 @@ pub(in crate::gateway) fn start(mut sockets: Sockets, config: RelayConfig) -> Re
             let Some(port) = ports.iter().find(|(a, _)| *a == d.local).map(|(_, p)| *p) else { continue };
             engine.handle(Input { at: d.at, ntp: ntp_now(), port, from: d.from, bytes: &d.bytes });
             while let Some(t) = engine.poll_transmit() {
-                let socket = match t.from {
-                    Port::LyncRtp => &sockets.lync_rtp,
-                    Port::LyncRtcp => &sockets.lync_rtcp,
-                    Port::ConsumerRtp => &sockets.consumer_rtp,
-                    Port::ConsumerRtcp => &sockets.consumer_rtcp,
-                };
-                if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                if let Err(e) = sockets.get(t.from).send_to(&t.bytes, t.to).await {
                     tracing::debug!("relay send to {}: {e}", t.to);
                 }
             }
@@ -152,17 +161,7 @@ pub(in crate::gateway) fn start(mut sockets: Sockets, config: RelayConfig) -> Re
 
 /// Starts relaying one call's video between its four video sockets (PROTOCOL.md §3.4).
 pub(in crate::gateway) fn start_video(mut sockets: Sockets, config: VideoRelayConfig) -> RelayTask {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let ports = [
-        (sockets.lync_rtp.local_addr(), Port::LyncRtp),
-        (sockets.lync_rtcp.local_addr(), Port::LyncRtcp),
-        (sockets.consumer_rtp.local_addr(), Port::ConsumerRtp),
-        (sockets.consumer_rtcp.local_addr(), Port::ConsumerRtcp),
-    ];
-    for s in [&mut sockets.lync_rtp, &mut sockets.lync_rtcp, &mut sockets.consumer_rtp, &mut sockets.consumer_rtcp] {
-        s.start_reading(tx.clone());
-    }
-    drop(tx);
+    let (mut rx, ports) = sockets.read_all();
     let task = tokio::spawn(async move {
         let mut engine = match VideoEngine::new(config) {
             Ok(e) => e,
@@ -175,13 +174,7 @@ pub(in crate::gateway) fn start_video(mut sockets: Sockets, config: VideoRelayCo
             let Some(port) = ports.iter().find(|(a, _)| *a == d.local).map(|(_, p)| *p) else { continue };
             engine.handle(port, &d.bytes);
             while let Some(t) = engine.poll_transmit() {
-                let socket = match t.from {
-                    Port::LyncRtp => &sockets.lync_rtp,
-                    Port::LyncRtcp => &sockets.lync_rtcp,
-                    Port::ConsumerRtp => &sockets.consumer_rtp,
-                    Port::ConsumerRtcp => &sockets.consumer_rtcp,
-                };
-                if let Err(e) = socket.send_to(&t.bytes, t.to).await {
+                if let Err(e) = sockets.get(t.from).send_to(&t.bytes, t.to).await {
                     tracing::debug!("video relay send to {}: {e}", t.to);
                 }
             }
