@@ -8,6 +8,8 @@
 
 pub mod agent;
 pub mod dialect;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod html;
 pub mod media;
