@@ -13,6 +13,7 @@ mod pidf;
 mod policy;
 mod presence;
 mod reply;
+mod screen;
 mod subscription;
 #[cfg(test)]
 mod testing;
@@ -250,6 +251,10 @@ async fn serve(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedRece
                 let mut turn = presence::Turn::take(&inner, leg, &msg);
                 tokio::spawn(async move {
                     turn.wait().await;
+                    if inner.screen(leg, id, &msg) {
+                        drop(turn);
+                        return;
+                    }
                     let method = msg.method().map(Method::as_str);
                     if method == Some("OPTIONS") && to_the_gateway(&msg) {
                         // A capability query to the gateway itself (RFC 3261 §11): keepalives

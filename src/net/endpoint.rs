@@ -95,7 +95,16 @@ pub enum Incoming {
         transport: Transport,
         /// What is wrong.
         error: WireError,
+        /// The packet's first line and size, to name it in a report.
+        packet: String,
     },
+}
+
+/// A packet named for a report: its first line (escaped, cut at 80 characters) and size.
+fn excerpt(bytes: &[u8]) -> String {
+    let first = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line: String = String::from_utf8_lossy(first).trim_end().chars().take(80).collect();
+    format!("`{}` ({} bytes)", line.escape_debug(), bytes.len())
 }
 
 enum Command {
@@ -503,7 +512,8 @@ impl Task {
                     self.accept(m, Peer { addr: peer, reliable: true }).await;
                 }
                 if let Some(error) = failed {
-                    let _ = self.incoming.send(Incoming::Malformed { peer, transport: Transport::Tcp, error });
+                    let packet = excerpt(&bytes);
+                    let _ = self.incoming.send(Incoming::Malformed { peer, transport: Transport::Tcp, error, packet });
                     if let Some(mut c) = self.conns.remove(&peer) {
                         let _ = c.writer.shutdown().await;
                         self.record(Transport::Tcp, c.local, peer, TapKind::TcpClose, None);
@@ -529,7 +539,13 @@ impl Task {
         match Message::parse_datagram(bytes) {
             Ok(m) => self.accept(m, Peer { addr: from, reliable: false }).await,
             Err(error) => {
-                let _ = self.incoming.send(Incoming::Malformed { peer: from, transport: Transport::Udp, error });
+                // RFC 3261 §18.3: a request whose datagram ends before its body gets 400.
+                if let Some(m) = Message::short_request(bytes) {
+                    self.refuse(&m, &error, Peer { addr: from, reliable: false }).await;
+                }
+                let packet = excerpt(bytes);
+                let _ =
+                    self.incoming.send(Incoming::Malformed { peer: from, transport: Transport::Udp, error, packet });
             }
         }
     }
@@ -538,19 +554,32 @@ impl Task {
     async fn accept(&mut self, m: Message, peer: Peer) {
         if let Err(error) = m.validate() {
             if m.is_request() && m.method() != Some(&crate::sip::wire::Method::ACK) {
-                let resp = MessageBuilder::response_to(&m, 400, "Bad Request", None)
-                    .header("Warning", format!("399 fedcert \"{}\"", error.detail.replace('"', "'")))
-                    .build();
-                self.transmit(peer, &resp).await;
+                self.refuse(&m, &error, peer).await;
             }
             let transport = if peer.reliable { Transport::Tcp } else { Transport::Udp };
-            let _ = self.incoming.send(Incoming::Malformed { peer: peer.addr, transport, error });
+            let packet = excerpt(m.as_bytes());
+            let _ = self.incoming.send(Incoming::Malformed { peer: peer.addr, transport, error, packet });
             return;
         }
         if peer.reliable && m.is_request() {
             self.learn_alias(&m, peer.addr);
         }
         self.txn.receive(Instant::now(), m, peer);
+    }
+
+    /// Answers a request the wire layer refused: 505 for another SIP version (RFC 3261
+    /// §21.5.7), else 400 with the reason in a Warning.
+    async fn refuse(&mut self, m: &Message, error: &WireError, peer: Peer) {
+        let (code, reason) = match m.start_line() {
+            crate::sip::wire::StartLine::Request { version, .. } if version != "SIP/2.0" => {
+                (505, "Version Not Supported")
+            }
+            _ => (400, "Bad Request"),
+        };
+        let resp = MessageBuilder::response_to(m, code, reason, None)
+            .header("Warning", format!("399 fedcert \"{}\"", error.detail.replace('"', "'")))
+            .build();
+        self.transmit(peer, &resp).await;
     }
 
     /// RFC 5923: a request over TCP whose top Via carries `alias` lets requests to its

@@ -319,6 +319,16 @@ impl Message {
         Ok(Self::from_head(buf[..head.body_start + body_len].to_vec(), head))
     }
 
+    /// A request whose datagram ends before the body its Content-Length announces, with the
+    /// body it has: enough to answer it 400 as RFC 3261 §18.3 asks. `None` for anything else
+    /// (a response, an ACK, a head that does not parse, a body that is all there).
+    pub fn short_request(buf: &[u8]) -> Option<Self> {
+        let head = parse_head(buf).ok()??;
+        let announced = head.content_length?;
+        let is_answerable = matches!(&head.start, StartLine::Request { method, .. } if method.as_str() != "ACK");
+        (is_answerable && announced > buf.len() - head.body_start).then(|| Self::from_head(buf.to_vec(), head))
+    }
+
     /// Assembles a message from bytes whose head was parsed already (used by the framer).
     pub(crate) fn from_head(bytes: Vec<u8>, head: Head) -> Self {
         let body = head.body_start..bytes.len();

@@ -5,6 +5,7 @@ mod builder;
 mod error;
 mod framing;
 mod headers;
+pub mod malformed;
 mod message;
 pub mod ms;
 pub mod multipart;
