@@ -176,7 +176,7 @@ impl Outcome {
 
 /// A wait that ended without the expected event.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{user} did not see {what} within {within:?}; saw: {seen}")]
+#[error("{user} did not see {what} {}; saw: {seen}", ended(.within, .fault))]
 pub struct WaitError {
     /// Who was waiting.
     pub user: String,
@@ -186,6 +186,16 @@ pub struct WaitError {
     pub within: Duration,
     /// Everything the user did see, for the report.
     pub seen: String,
+    /// Malformed SIP from the gateway that ended the wait early: the scenario fails on it
+    /// rather than at the deadline.
+    pub fault: Option<String>,
+}
+
+fn ended(within: &Duration, fault: &Option<String>) -> String {
+    match fault {
+        Some(f) => format!("before the gateway sent {f}"),
+        None => format!("within {within:?}"),
+    }
 }
 
 #[derive(Debug)]
@@ -405,6 +415,14 @@ impl SimSide {
         check: impl Fn() -> Option<T>,
     ) -> Result<T, WaitError> {
         let deadline = tokio::time::Instant::now() + within;
+        let faults_before = self.inner.lock().faults.len();
+        let error = |fault| WaitError {
+            user: user.to_string(),
+            what: what.to_owned(),
+            within,
+            seen: format!("{:?}", self.events_of(user)),
+            fault,
+        };
         loop {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
@@ -412,13 +430,14 @@ impl SimSide {
             if let Some(t) = check() {
                 return Ok(t);
             }
+            // Garbage from the gateway fails the wait now, naming the packet, instead of
+            // leaving the scenario to time out.
+            let fault = self.inner.lock().faults.get(faults_before).cloned();
+            if fault.is_some() {
+                return Err(error(fault));
+            }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return check().ok_or_else(|| WaitError {
-                    user: user.to_string(),
-                    what: what.to_owned(),
-                    within,
-                    seen: format!("{:?}", self.events_of(user)),
-                });
+                return check().ok_or_else(|| error(None));
             }
         }
     }
@@ -607,8 +626,8 @@ async fn dispatch(inner: Arc<Inner>, mut incoming: tokio::sync::mpsc::UnboundedR
             Incoming::Barrier(done) => {
                 let _ = done.send(());
             }
-            Incoming::Malformed { peer, transport, error } => {
-                inner.fault(format!("malformed SIP from {peer} over {transport:?}: {error}"));
+            Incoming::Malformed { peer, transport, error, packet } => {
+                inner.fault(format!("malformed SIP from {peer} over {transport:?}: {error}; the packet: {packet}"));
             }
         }
     }
