@@ -182,4 +182,39 @@ mod tests {
         assert!(d.has(Defect::PtPassthrough) && d.has(Defect::ByeNotRelayed) && !d.has(Defect::DtmfDropped));
         assert!(yaml_serde::from_str::<Defects>("[pt-passtrough]").is_err());
     }
+
+    /// `ALL` drives the self-test matrix, so a defect missing from it would never be proved
+    /// caught. The match below stops compiling when a variant is added; its number must then
+    /// be listed here, and the count makes `ALL` hold every number once.
+    #[test]
+    fn all_lists_every_variant_once() {
+        const VARIANTS: usize = 20;
+        fn number(d: Defect) -> usize {
+            match d {
+                Defect::UndecoratedCustomDomains => 0,
+                Defect::SharedPresenceCache => 1,
+                Defect::EscapedParensKept => 2,
+                Defect::BusyShownAsAway => 3,
+                Defect::AwayPublishedAsBusy => 4,
+                Defect::DisabledUserReachable => 5,
+                Defect::TypingNotTranslated => 6,
+                Defect::FirstImDropped => 7,
+                Defect::PtPassthrough => 8,
+                Defect::SsrcChangedMidCall => 9,
+                Defect::DtmfDropped => 10,
+                Defect::CancelWithout487 => 11,
+                Defect::ByeNotRelayed => 12,
+                Defect::RingingNotRelayed => 13,
+                Defect::No415Retry => 14,
+                Defect::HoldNotRelayed => 15,
+                Defect::DiagnosticsMissing => 16,
+                Defect::SrtpKeyReused => 17,
+                Defect::ImAcceptedBeforeDelivery => 18,
+                Defect::PendingShownActive => 19,
+            }
+        }
+        let numbers: BTreeSet<usize> = Defect::ALL.iter().map(|d| number(*d)).collect();
+        assert_eq!(Defect::ALL.len(), VARIANTS, "ALL has a variant twice or misses one");
+        assert_eq!(numbers, (0..VARIANTS).collect(), "ALL misses a variant");
+    }
 }
