@@ -63,7 +63,7 @@ fn messages(n: usize, x: &Exchange) -> (Message, Message) {
         .header("CSeq", format!("{} MESSAGE", n + 1))
         .body("text/plain", x.text.as_str())
         .build();
-    let resp = MessageBuilder::response_to(&req, x.status, "Answer", Some(&format!("b{n}"))).build();
+    let resp = MessageBuilder::response_to(&req, x.status, "Answer", Some(format!("b{n}").as_str())).build();
     (req, resp)
 }
 

@@ -799,7 +799,9 @@ fn noise(b: &[u8], rng: &mut fastrand::Rng) -> Vec<u8> {
         match rng.u8(..4) {
             0 => out[at] = rng.u8(..),
             1 => out.insert(at, *rng.choice(b"\r\n\0:;<>\"\\ \t,=@%\xff").unwrap_or(&b'x')),
-            2 => drop(out.remove(at)),
+            2 => {
+                out.remove(at);
+            }
             _ => {
                 let len = rng.usize(1..=32.min(out.len() - at));
                 let chunk = out[at..at + len].to_vec();
