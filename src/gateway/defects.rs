@@ -188,7 +188,7 @@ mod tests {
     /// be listed here, and the count makes `ALL` hold every number once.
     #[test]
     fn all_lists_every_variant_once() {
-        const VARIANTS: usize = 20;
+        const VARIANTS: usize = 22;
         fn number(d: Defect) -> usize {
             match d {
                 Defect::UndecoratedCustomDomains => 0,
@@ -211,6 +211,8 @@ mod tests {
                 Defect::SrtpKeyReused => 17,
                 Defect::ImAcceptedBeforeDelivery => 18,
                 Defect::PendingShownActive => 19,
+                Defect::MarkerOnEveryPacket => 20,
+                Defect::PacsiNotStripped => 21,
             }
         }
         let numbers: BTreeSet<usize> = Defect::ALL.iter().map(|d| number(*d)).collect();
