@@ -82,7 +82,8 @@ impl Outcome {
 
     /// Whether to stop reading: the ping is answered and, if the case wants a response, it came.
     fn done(&self, expect: Reaction) -> bool {
-        let wants_final = matches!(expect, Reaction::Final(_) | Reaction::Handled);
+        let wants_final =
+            matches!(expect, Reaction::Final(_) | Reaction::Handled | Reaction::Refused | Reaction::Answered);
         self.closed || (self.pinged && (self.status.is_some() || !wants_final))
     }
 }

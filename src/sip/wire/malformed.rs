@@ -33,6 +33,14 @@ pub enum Reaction {
     RejectOrDrop,
     /// Anything (noise): only that the server keeps serving.
     Survive,
+    /// A final refusal, any code of 300 or more. Used where the defect is in the body or in
+    /// a value the server may never reach: RFC 3261 §8.2 lets it refuse earlier for what it
+    /// checks first (404 for an unknown Request-URI, 481 for an unknown dialog, 501 for a
+    /// method it does not serve), so no single code is the right one.
+    Refused,
+    /// A final response, any code: the defect is in a value a lenient server may ignore (a
+    /// display name, Max-Forwards at a UAS), so taking the request is as right as refusing it.
+    Answered,
 }
 
 /// Codes that refuse a request's form rather than its content.
@@ -45,6 +53,8 @@ impl Reaction {
             (Self::Survive, _) | (Self::Drop, None) | (Self::RejectOrDrop, None | Some(400)) => true,
             (Self::Final(codes), Some(c)) => codes.contains(&c),
             (Self::Handled, Some(c)) => !FORM_REFUSALS.contains(&c),
+            (Self::Refused, Some(c)) => c >= 300,
+            (Self::Answered, Some(_)) => true,
             _ => false,
         }
     }
@@ -61,6 +71,8 @@ impl fmt::Display for Reaction {
             Self::Drop => write!(f, "no response"),
             Self::RejectOrDrop => write!(f, "400 or no response"),
             Self::Survive => write!(f, "anything"),
+            Self::Refused => write!(f, "a final refusal (300 or more)"),
+            Self::Answered => write!(f, "a final response"),
         }
     }
 }
@@ -124,7 +136,11 @@ impl Case {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Request,
+    /// ACK: a request that gets no response (RFC 3261 §17.1.1.3).
     Ack,
+    /// BENOTIFY, MS-SIPRE's best-effort NOTIFY: never answered when legal; a malformed one may
+    /// be refused by the server's form checks, which run before it knows the method.
+    BestEffort,
     Response,
 }
 
@@ -229,7 +245,11 @@ fn bases(t: &Target, n: usize) -> Vec<(&'static str, Msg)> {
         if let Some(ct) = ct {
             headers.push(("Content-Type".into(), ct.as_bytes().to_vec()));
         }
-        let kind = if method == "ACK" { Kind::Ack } else { Kind::Request };
+        let kind = match method {
+            "ACK" => Kind::Ack,
+            "BENOTIFY" => Kind::BestEffort,
+            _ => Kind::Request,
+        };
         Msg {
             start: format!("{method} {uri} SIP/2.0"),
             headers,
@@ -325,6 +345,8 @@ fn form(m: &Msg, r: Reaction) -> Reaction {
     match m.kind {
         Kind::Request => r,
         Kind::Ack | Kind::Response => Reaction::Drop,
+        Kind::BestEffort if r == Reaction::Handled => Reaction::Drop,
+        Kind::BestEffort => Reaction::Survive,
     }
 }
 
@@ -393,7 +415,7 @@ const NOT_FORM: Reaction = Reaction::Final(&[400]);
 /// Applies mutation `i` (a fixed list) to `m`.
 fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
     let carrier = t.carrier;
-    let req = m.kind == Kind::Request;
+    let req = matches!(m.kind, Kind::Request | Kind::BestEffort);
     let has_body = !m.body.is_empty();
     let udp = carrier == Carrier::Udp;
     let uri = m.start.split(' ').nth(1).unwrap_or("sip:x").to_owned();
@@ -406,7 +428,7 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
         2 => ("start-double-space", start_line(m, &m.start.replacen(' ', "  ", 1), Reaction::RejectOrDrop)),
         3 => (
             "start-no-version",
-            start_line(m, &m.start.rsplit_once(' ').map(|x| x.0).unwrap_or(""), Reaction::RejectOrDrop),
+            start_line(m, m.start.rsplit_once(' ').map(|x| x.0).unwrap_or(""), Reaction::RejectOrDrop),
         ),
         4 => ("start-lowercase-version", start_line(m, &m.start.replace("SIP/2.0", "sip/2.0"), Reaction::RejectOrDrop)),
         5 => ("start-version-3", start_line(m, &m.start.replace("SIP/2.0", "SIP/3.0"), Reaction::Final(&[505]))),
@@ -478,17 +500,17 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
         18 => ("missing-cseq", without(m, "CSeq", NOT_FORM)),
         19 => ("missing-via", without(m, "Via", Reaction::RejectOrDrop)),
         20 => ("missing-max-forwards", without(m, "Max-Forwards", Reaction::Handled)),
-        21 => (
-            "missing-content-type",
-            has_body.then(|| without(m, "Content-Type", Reaction::Final(&[400, 415]))).flatten(),
-        ),
+        21 => ("missing-content-type", has_body.then(|| without(m, "Content-Type", Reaction::Refused)).flatten()),
         // Content-Length (§18.3, §20.14).
         22 => ("content-length-missing", {
             let mut c = m.clone();
             c.remove("Content-Length");
             let r = match (carrier, has_body) {
                 // On a datagram the body runs to its end (§18.3).
-                (Carrier::Udp, _) | (Carrier::Tcp, false) => legal(m),
+                (Carrier::Udp, _) => legal(m),
+                // On a stream Content-Length MUST be there (§20.14): a server may refuse the
+                // message or close the stream it can no longer frame.
+                (Carrier::Tcp, false) => Reaction::RejectOrDrop,
                 // On a stream the body is read as the next message: framing is lost.
                 (Carrier::Tcp, true) => Reaction::Survive,
             };
@@ -576,12 +598,12 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
         ),
         // Invalid UTF-8 and NUL.
         36 => ("utf8-extension-header", appended(m, "X-Junk", b"\xc3\x28\xff", Reaction::Handled)),
-        37 => ("utf8-display-name", with(m, "From", b"\"\xff\xfe\" <sip:alice@contoso.com>;tag=ft1", NOT_FORM)),
+        37 => {
+            ("utf8-display-name", with(m, "From", b"\"\xff\xfe\" <sip:alice@contoso.com>;tag=ft1", Reaction::Answered))
+        }
         38 => (
             "utf8-body",
-            (req && has_body && !m.sdp)
-                .then(|| with_body(m, None, b"caf\xe9 \xff\xfe", Reaction::Final(&[400, 415, 488])))
-                .flatten(),
+            (req && has_body && !m.sdp).then(|| with_body(m, None, b"caf\xe9 \xff\xfe", Reaction::Refused)).flatten(),
         ),
         39 => ("nul-extension-header", appended(m, "X-Nul", b"a\0b", Reaction::Survive)),
         40 => ("nul-in-call-id", with(m, "Call-ID", b"mf\0x@fedcert.invalid", Reaction::Survive)),
@@ -601,18 +623,19 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
             let depth = [2, 16, 64][i - 43];
             let (ct, body) = nested_multipart(depth, "hi");
             let name = ["multipart-nested-2", "multipart-nested-16", "multipart-nested-64"][i - 43];
-            // §8.2.3: a body type the server does not take is refused with 415.
+            // §8.2.3: a body type the server does not take is refused with 415, unless it
+            // refused the request for an earlier reason.
             (
                 name,
                 (req && method != "OPTIONS" && method != "CANCEL" && method != "BYE" && method != "SUBSCRIBE")
-                    .then(|| with_body(m, Some(&ct), &body, Reaction::Final(&[415])))
+                    .then(|| with_body(m, Some(&ct), &body, Reaction::Refused))
                     .flatten(),
             )
         }
         46 => (
             "multipart-no-boundary",
             (req && m.header("Content-Type").is_some_and(|v| v.starts_with(b"multipart/")))
-                .then(|| with(m, "Content-Type", b"multipart/alternative", Reaction::Final(&[400, 488])))
+                .then(|| with(m, "Content-Type", b"multipart/alternative", Reaction::Refused))
                 .flatten(),
         ),
         47 => (
@@ -620,7 +643,7 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
             (req && m.header("Content-Type").is_some_and(|v| v.starts_with(b"multipart/")))
                 .then(|| {
                     let cut = m.body.len() - 12;
-                    with_body(m, None, &m.body[..cut], Reaction::Final(&[400, 488]))
+                    with_body(m, None, &m.body[..cut], Reaction::Refused)
                 })
                 .flatten(),
         ),
@@ -637,7 +660,7 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
             (
                 name,
                 (req && method == "INVITE")
-                    .then(|| with_body(m, Some("application/sdp"), body.as_bytes(), Reaction::Final(&[400, 488])))
+                    .then(|| with_body(m, Some("application/sdp"), body.as_bytes(), Reaction::Refused))
                     .flatten(),
             )
         }
@@ -653,7 +676,7 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
                 ),
             ];
             let (name, body) = broken[i - 53];
-            (name, (req && m.xml).then(|| with_body(m, None, body, Reaction::Final(&[400, 415, 488]))).flatten())
+            (name, (req && m.xml).then(|| with_body(m, None, body, Reaction::Refused)).flatten())
         }
         // Header values.
         57 => (
@@ -664,7 +687,7 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
         ),
         58 => ("cseq-not-a-number", with(m, "CSeq", format!("one {method}").as_bytes(), NOT_FORM)),
         59 => ("cseq-2-pow-31", with(m, "CSeq", format!("2147483648 {method}").as_bytes(), NOT_FORM)),
-        60 => ("max-forwards-not-a-number", with(m, "Max-Forwards", b"seventy", NOT_FORM)),
+        60 => ("max-forwards-not-a-number", with(m, "Max-Forwards", b"seventy", Reaction::Answered)),
         61 => ("duplicate-to", appended(m, "To", b"<sip:carol@live.com>", NOT_FORM)),
         62 => ("duplicate-call-id", appended(m, "Call-ID", b"other@fedcert.invalid", NOT_FORM)),
         63 => (
@@ -761,7 +784,8 @@ fn mutation(i: usize, m: &Msg, t: &Target) -> (&'static str, Made) {
             ("leading-crlf", Some((b, r, false)))
         }
         77 => {
-            ("expires-not-a-number", (method == "SUBSCRIBE").then(|| with(m, "Expires", b"soon", NOT_FORM)).flatten())
+            let r = Reaction::Answered;
+            ("expires-not-a-number", (method == "SUBSCRIBE").then(|| with(m, "Expires", b"soon", r)).flatten())
         }
         78 => ("compact-headers", {
             let mut c = m.clone();
@@ -833,7 +857,12 @@ pub fn corpus(seed: u64, target: &Target) -> Vec<Case> {
             } else {
                 (format!("noise-{}", i - MUTATIONS), Some((noise(&m.bytes(), &mut rng), Reaction::Survive, false)))
             };
-            if let Some((bytes, expect, end_stream)) = made {
+            if let Some((bytes, expect, mut end_stream)) = made {
+                // A case with no rule but survival may leave a stream mid-message (a length
+                // that runs into whatever follows): end the stream after it, so the next
+                // bytes are not read as its body. The periodic pings on fresh connections
+                // still prove the server serves.
+                end_stream |= target.carrier == Carrier::Tcp && expect == Reaction::Survive;
                 out.push(Case { name: format!("{base}/{name}"), bytes, expect, call_id, end_stream });
             }
         }
@@ -889,5 +918,8 @@ mod tests {
         assert!(Reaction::Handled.accepts(Some(480)) && !Reaction::Handled.accepts(Some(400)));
         assert!(Reaction::Drop.accepts(None) && !Reaction::Drop.accepts(Some(200)));
         assert!(Reaction::RejectOrDrop.accepts(Some(400)) && !Reaction::RejectOrDrop.accepts(Some(200)));
+        assert!(Reaction::Refused.accepts(Some(404)) && !Reaction::Refused.accepts(Some(200)));
+        assert!(!Reaction::Refused.accepts(None) && !Reaction::Answered.accepts(None));
+        assert!(Reaction::Answered.accepts(Some(200)) && Reaction::Answered.accepts(Some(400)));
     }
 }
