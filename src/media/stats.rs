@@ -262,6 +262,13 @@ impl ReceiveStats {
             self.seen = self.seen.split_off(&floor);
             return Placement::InOrder { ext, skipped: u64::from(udelta - 1) };
         }
+        // A repeat from further back than the misorder bound is still a repeat: look it up
+        // before taking the number for a jump, or a replayed packet would restart the run
+        // and fake loss.
+        let behind = run.max_seq.wrapping_sub(seq);
+        if run.ext_max().checked_sub(u64::from(behind)).is_some_and(|e| self.seen.contains(&e)) {
+            return Placement::Duplicate;
+        }
         if udelta <= u16::MAX - MAX_MISORDER + 1 {
             if run.bad_seq == Some(seq) {
                 // Two sequential packets after a jump: the sender restarted; so do we.
@@ -571,6 +578,16 @@ mod tests {
         feed(&mut s, &[1, 2, 2, 4, 2, 4], 1);
         let sum = s.summary();
         assert_eq!((sum.packets, sum.duplicates, sum.lost), (6, 3, 1));
+    }
+
+    #[test]
+    fn a_repeat_from_far_behind_is_a_duplicate_not_a_jump() {
+        let mut s = ReceiveStats::new(config());
+        let mut seqs: Vec<u16> = (1..=300).collect();
+        seqs.extend([100, 101, 301]);
+        feed(&mut s, &seqs, 1);
+        let sum = s.summary();
+        assert_eq!((sum.duplicates, sum.lost, sum.gaps, sum.seq_jumps), (2, 0, 0, 0));
     }
 
     #[test]

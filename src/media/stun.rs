@@ -375,6 +375,9 @@ pub struct StunMessage {
     bytes: Vec<u8>,
 }
 
+/// The largest datagram [`StunMessage::parse`] takes (see there).
+const MAX_DATAGRAM: usize = 60_000;
+
 impl StunMessage {
     /// Parses one datagram. A FINGERPRINT present must match; integrity needs a password and
     /// is checked by [`StunMessage::verify`]. Never panics on garbage.
@@ -383,6 +386,14 @@ impl StunMessage {
             // Let stun-types judge the prefix: NotStun or truncated.
             stun_types::message::MessageHeader::from_bytes(datagram)?;
             return Err(StunError::NotStun);
+        }
+        // Header and magic cookie first, so an RTP packet is `NotStun`, not a length error.
+        stun_types::message::MessageHeader::from_bytes(&datagram[..HEADER_LEN])?;
+        // stun-types adds 24 to attribute offsets in u16 when checking MESSAGE-INTEGRITY, so an
+        // integrity attribute near the 64 KiB end would overflow there; no real STUN message
+        // comes near that size (a UDP payload is at most 65,507 octets anyway).
+        if datagram.len() > MAX_DATAGRAM {
+            return Err(StunError::Malformed(format!("{} octets is over {MAX_DATAGRAM}", datagram.len())));
         }
         let declared = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
         let actual = datagram.len() - HEADER_LEN;
@@ -790,6 +801,15 @@ mod tests {
     fn garbage_gives_typed_errors_not_panics() {
         assert!(matches!(StunMessage::parse(&[]), Err(StunError::Malformed(_))));
         assert_eq!(StunMessage::parse(&[0x80, 0, 0, 0]), Err(StunError::NotStun));
+        // An RTP packet (version 2) is no STUN, whatever its size says.
+        let mut rtp = vec![0x80, 0x00, 0x00, 0x01];
+        rtp.resize(172, 0);
+        assert_eq!(StunMessage::parse(&rtp), Err(StunError::NotStun));
+        // Too large to be real: refused before stun-types' u16 offset arithmetic.
+        let mut huge = hex(SAMPLE_REQUEST)[..20].to_vec();
+        huge[2..4].copy_from_slice(&65_524u16.to_be_bytes());
+        huge.resize(20 + 65_524, 0);
+        assert!(matches!(StunMessage::parse(&huge), Err(StunError::Malformed(_))));
         let mut long = hex(SAMPLE_REQUEST);
         long.push(0);
         assert_eq!(StunMessage::parse(&long), Err(StunError::LengthMismatch { declared: 0x58, actual: 0x59 }));
