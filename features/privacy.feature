@@ -46,7 +46,7 @@ Feature: Privacy: who may reach and see a Lync user from Skype
     And the Lync user "alice@contoso.com" receives the IM "Thanks for adding me" from "bob(contoso.com)@msn.com"
     And the canonical trace matches its golden
 
-  @req-8
+  @req-8 @security
   Scenario: A blocked Skype user's IM is refused even under "Allow anyone to contact me"
     When the Skype user "bob@contoso.com" adds the Lync contact "alice@contoso.com"
     Then the Lync user "alice@contoso.com" has an unacknowledged subscriber "bob(contoso.com)@msn.com"
@@ -57,7 +57,7 @@ Feature: Privacy: who may reach and see a Lync user from Skype
     And the Lync user "alice@contoso.com" receives no IM
     And the canonical trace matches its golden
 
-  @req-7
+  @req-7 @security
   Scenario: No presence leaks to a Skype user before the Lync user accepts
     Given the Lync user "alice@contoso.com" is at availability 6500
     When the Skype user "bob@contoso.com" adds the Lync contact "alice@contoso.com"
