@@ -117,3 +117,30 @@ fn a_harness_address_in_use_fails_every_scenario_with_a_reason_and_loses_none() 
     }
     assert!(stdout.contains(&format!("0 passed, {} failed", all.len())), "{stdout}");
 }
+
+/// A SUT that dies mid-scenario (SIGKILL to its process group, as a crash) gives a clean
+/// failure naming the death, and loses no artefact: the partial capture holds what crossed
+/// before, the manifest and the JUnit report name the scenario.
+#[test]
+fn a_sut_that_dies_mid_scenario_fails_it_cleanly_with_the_partial_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let ip = "127.0.0.8";
+    let start = format!("  start: {:?}\n  lifecycle: per-scenario\n  step_timeout_ms: 2000\n", gateway_command(ip));
+    let sut = profile(dir.path(), ip, &start);
+    let out = run(dir.path(), &sut, "tests/fixtures/features/faults.feature").code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(stdout.contains("0 passed, 1 failed"), "{stdout}");
+    let all = manifest(dir.path());
+    assert_eq!(all.len(), 1, "{all:?}");
+    let reason = all[0]["reason"].as_str().unwrap_or_default();
+    for want in
+        ["expected a 2xx final response", "exited during the scenario", "SIGKILL", "fedcert gateway: enterprise face"]
+    {
+        assert!(reason.contains(want), "{want:?} missing from the reason: {reason}");
+    }
+    let pcap = std::fs::read(all[0]["pcap"].as_str().unwrap()).unwrap();
+    let has = |needle: &[u8]| pcap.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"Before the crash"), "the capture lost what crossed before the crash");
+    let junit = std::fs::read_to_string(dir.path().join("reports/junit.xml")).unwrap();
+    assert!(junit.contains("The gateway dies between two IMs") && junit.contains("<failure"), "{junit}");
+}

@@ -221,6 +221,14 @@ pub async fn run_with_tags(
                 if let Some(w) = world
                     && let Some(done) = w.finish(verdict != "passed").await
                 {
+                    if let Some(exit) = done.sut_exit {
+                        eprintln!("── {}: {exit}", scenario.name);
+                        verdict = "failed";
+                        reason = Some(match reason {
+                            Some(r) => format!("{r}; {exit}"),
+                            None => exit,
+                        });
+                    }
                     if let Some(fault) = done.evidence_fault {
                         eprintln!("── {}: {fault}", scenario.name);
                         verdict = "failed";

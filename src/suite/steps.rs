@@ -129,6 +129,12 @@ async fn when_ping(w: &mut FedWorld, step: &Step, kind: String, user: String) {
     w.last_outcome = Some((user, o));
 }
 
+#[when("the system under test is killed")]
+async fn when_sut_killed(w: &mut FedWorld, step: &Step) {
+    w.begin(step).await;
+    w.kill_sut().await.unwrap_or_else(|e| panic!("cannot kill the SUT: {e}"));
+}
+
 #[then(expr = "the gateway answers {int}")]
 async fn then_answers(w: &mut FedWorld, step: &Step, code: u16) {
     w.begin(step).await;

@@ -58,6 +58,9 @@ pub struct Finished {
     /// Why the capture is not faithful evidence: it could not be written, or the trace
     /// rendered from it differs from the trace rendered from the tap. The scenario fails.
     pub evidence_fault: Option<String>,
+    /// The SUT process fedcert started for this scenario exited before the scenario ended:
+    /// how, with its log's tail. The scenario fails.
+    pub sut_exit: Option<String>,
 }
 
 /// The world of one scenario.
@@ -317,9 +320,16 @@ impl FedWorld {
             let evidence_fault = crate::trace::write_pcapng_file(&[], &meta, &path)
                 .err()
                 .map(|e| format!("the capture could not be written: {e}"));
-            return Some(Finished { pcap: path, sip_messages: 0, rtp_streams: Vec::new(), evidence_fault });
+            return Some(Finished {
+                pcap: path,
+                sip_messages: 0,
+                rtp_streams: Vec::new(),
+                evidence_fault,
+                sut_exit: None,
+            });
         };
-        let process = run.process.take();
+        let mut process = run.process.take();
+        let sut_exit = process.as_mut().and_then(SutProcess::exited);
         let run = self.running.as_ref()?;
         let _ = tokio::join!(run.enterprise.settle(step_deadline()), run.consumer.settle(step_deadline()));
         let events = run.tap.events();
@@ -363,7 +373,25 @@ impl FedWorld {
             sip_messages: seen.len(),
             rtp_streams: canonical::rtp_streams(&media),
             evidence_fault,
+            sut_exit,
         })
+    }
+
+    /// Ends the SUT abruptly mid-scenario, as a crash would: an external SUT's process group
+    /// gets SIGKILL; the embedded gateway closes its sockets without a word. What follows must
+    /// fail cleanly, with the capture and the report still written.
+    pub async fn kill_sut(&mut self) -> Result<(), String> {
+        let run = self.running.as_mut().ok_or("the scenario did not start")?;
+        match (&mut run.process, &run.gateway) {
+            (Some(p), _) => p.kill().await.map_err(|e| e.to_string()),
+            (None, Some(g)) => {
+                g.shutdown();
+                Ok(())
+            }
+            (None, None) => Err("this SUT is not started per scenario by fedcert (lifecycle per-run, or no start \
+                                 command), so one scenario cannot kill it"
+                .into()),
+        }
     }
 }
 

@@ -177,6 +177,35 @@ impl SutProcess {
         result
     }
 
+    /// Kills the whole process group at once (SIGKILL), as a crash would end it, and waits
+    /// for the start command to be reaped: a fault probe, not a way to stop.
+    pub async fn kill(&mut self) -> Result<(), SutError> {
+        let Some(pgid) = self.pgid else {
+            return Err(SutError::Io(std::io::Error::other(
+                "the profile has no start command: fedcert did not start this SUT",
+            )));
+        };
+        let _ = killpg(pgid, Signal::SIGKILL);
+        if let Some(child) = self.child.as_mut() {
+            tokio::time::timeout(TERM_GRACE, child.wait())
+                .await
+                .map_err(|_| SutError::Io(std::io::Error::other("the SUT did not exit after SIGKILL")))??;
+        }
+        Ok(())
+    }
+
+    /// When the start command has exited (on its own, or killed): how, with its log's tail.
+    /// `None` while it runs, or when there is no start command.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        Some(format!(
+            "the SUT process (`{}`) exited during the scenario: {status}; last lines of {}:\n{}",
+            self.command,
+            self.log.display(),
+            tail(&self.log, 10)
+        ))
+    }
+
     /// Runs the stop command (bounded), then ends the start command's process group: SIGTERM,
     /// and SIGKILL for what is left after a grace period. Returns once the group is gone.
     pub async fn stop(mut self) -> Result<(), SutError> {
