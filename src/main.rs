@@ -182,6 +182,9 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             }
             println!("junit: {}", s.junit.display());
             println!("captures: {}", s.manifest.display());
+            if let Some(i) = s.impairment() {
+                println!("impairment relay on the consumer leg: {i}");
+            }
             println!("{} passed, {} failed", s.passed, s.failed);
             Ok(if s.has_failed || s.passed == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }

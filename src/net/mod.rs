@@ -2,6 +2,7 @@
 //! every byte crosses.
 
 mod endpoint;
+pub mod impair;
 pub mod media;
 pub mod tap;
 

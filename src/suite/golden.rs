@@ -8,6 +8,9 @@ use super::config;
 /// that differs, so a verdict table reads without the diff.
 pub fn assert_matches(name: &str, text: &str) {
     let dir = config().snapshots.clone();
+    if config().sut.impairment.is_some() {
+        return assert_matches_in_any_order(&dir, name, text);
+    }
     let golden = std::fs::read_to_string(dir.join(format!("{name}.snap"))).ok().map(|s| body(&s));
     let compared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         insta::with_settings!({
@@ -27,6 +30,46 @@ pub fn assert_matches(name: &str, text: &str) {
             None => panic!("no golden {name}.snap in {}: bless it once it is right", config().snapshots.display()),
         }
     }
+}
+
+/// Behind an impairment relay, arrival order within a step is the network's, not the SUT's: a
+/// lost 200 retransmitted after the NOTIFY that followed it arrives second. So the golden and
+/// the trace are compared with the messages of each step in a canonical order; every message
+/// and every line of it must still be there. Nothing is blessed in this mode.
+fn assert_matches_in_any_order(dir: &std::path::Path, name: &str, text: &str) {
+    let Ok(snap) = std::fs::read_to_string(dir.join(format!("{name}.snap"))) else {
+        panic!("no golden {name}.snap in {}: bless it on an unimpaired run", dir.display());
+    };
+    let (golden, got) = (in_step_order(&body(&snap)), in_step_order(text));
+    if let Some(d) = first_difference(&golden, &got) {
+        panic!("the canonical trace differs from its golden {name} (messages of a step compared in any order): {d}");
+    }
+}
+
+/// The ladder with each step's message blocks sorted (a block is a message line and the
+/// deeper-indented lines under it).
+pub fn in_step_order(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut blocks: Vec<String> = Vec::new();
+    let flush = |blocks: &mut Vec<String>, out: &mut Vec<String>| {
+        blocks.sort();
+        out.append(blocks);
+    };
+    for line in text.trim_end().lines() {
+        let indent = line.len() - line.trim_start().len();
+        if indent == 0 {
+            flush(&mut blocks, &mut out);
+            out.push(line.to_owned());
+        } else if indent > 2 && !blocks.is_empty() {
+            let last = blocks.len() - 1;
+            blocks[last].push('\n');
+            blocks[last].push_str(line);
+        } else {
+            blocks.push(line.to_owned());
+        }
+    }
+    flush(&mut blocks, &mut out);
+    out.join("\n")
 }
 
 /// Where two ladders first differ: the line number, the step it is in, and both lines.
@@ -52,7 +95,20 @@ pub fn body(snap: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::first_difference;
+    use super::{first_difference, in_step_order};
+
+    #[test]
+    fn in_step_order_sorts_message_blocks_within_a_step_only() {
+        let a = "step 1  When x\n  consumer b\n              From: 1\n  consumer a\nstep 2  When y\n  enterprise z\n";
+        let b = "step 1  When x\n  consumer a\n  consumer b\n              From: 1\nstep 2  When y\n  enterprise z\n";
+        assert_eq!(in_step_order(a), in_step_order(b));
+        // A block keeps its own lines: moving a header line to another message is a difference.
+        let c = "step 1  When x\n  consumer b\n  consumer a\n              From: 1\nstep 2  When y\n  enterprise z\n";
+        assert_ne!(in_step_order(a), in_step_order(c));
+        // Messages do not move across steps.
+        let d = "step 1  When x\n  consumer b\n              From: 1\nstep 2  When y\n  consumer a\n  enterprise z\n";
+        assert_ne!(in_step_order(a), in_step_order(d));
+    }
 
     #[test]
     fn first_difference_names_the_line_the_step_and_both_texts() {

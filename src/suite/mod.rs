@@ -66,6 +66,9 @@ pub struct Artefact {
     pub reason: Option<String>,
     /// The scenario's tags with the feature's, without `@` (`req-13`, `plain-proxy`).
     pub tags: Vec<String>,
+    /// What the impairment relay did to the scenario's consumer leg, when there was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub impairment: Option<crate::net::impair::ImpairStats>,
 }
 
 static ARTEFACTS: Mutex<Vec<Artefact>> = Mutex::new(Vec::new());
@@ -85,6 +88,13 @@ pub struct Summary {
     pub junit: PathBuf,
     /// The capture manifest.
     pub manifest: PathBuf,
+}
+
+impl Summary {
+    /// The impairment relay's figures over the whole run, when the profile had one.
+    pub fn impairment(&self) -> Option<crate::net::impair::ImpairStats> {
+        self.scenarios.iter().filter_map(|a| a.impairment).reduce(|a, b| a + b)
+    }
 }
 
 /// A run that could not start.
@@ -246,6 +256,7 @@ pub async fn run_with_tags(
                         rtp_streams: done.rtp_streams,
                         reason,
                         tags: feature.tags.iter().chain(&scenario.tags).cloned().collect(),
+                        impairment: done.impairment,
                     };
                     ARTEFACTS.lock().unwrap_or_else(|p| p.into_inner()).push(a);
                 }

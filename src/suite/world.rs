@@ -10,6 +10,7 @@ use cucumber::gherkin::Step;
 use super::config;
 use crate::agent::{Address, AgentEvent, Outcome, Side, SimSide};
 use crate::gateway::{Gateway, NextHops};
+use crate::net::impair::{ImpairStats, Impairment, Relay};
 use crate::net::{Tap, Transport};
 use crate::sip::txn::Peer;
 use crate::sut::process::SutProcess;
@@ -38,6 +39,8 @@ pub struct Running {
     pub enterprise: SimSide,
     /// The simulated Skype cloud.
     pub consumer: SimSide,
+    /// The impairment relay in front of the consumer face, when the profile asks for one.
+    pub relay: Option<Relay>,
     /// The scenario's tap.
     pub tap: Tap,
     /// Who is who on the wire (the renderer's view of `roles`).
@@ -61,6 +64,8 @@ pub struct Finished {
     /// The SUT process fedcert started for this scenario exited before the scenario ended:
     /// how, with its log's tail. The scenario fails.
     pub sut_exit: Option<String>,
+    /// What the impairment relay did in this scenario, when there was one.
+    pub impairment: Option<ImpairStats>,
 }
 
 /// The world of one scenario.
@@ -126,6 +131,7 @@ impl FedWorld {
         let seed = seed(title);
         let sut = &config().sut;
         let tap = Tap::new();
+        let mut relay = None;
         let (gateway, process, faces, enterprise, consumer) = if let Some(x) = &sut.external {
             let process = match x.lifecycle {
                 Lifecycle::PerScenario => Some(
@@ -149,15 +155,28 @@ impl FedWorld {
             let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
             let gateway = Gateway::start(sut.gateway_config(ip), seed).await?;
             let ent = Face { address: gateway.enterprise_face(), transport: FaceTransport::Tcp };
-            let con = Face { address: gateway.consumer_face(), transport: FaceTransport::Udp };
+            relay = match sut.impairment {
+                // Seeded per scenario too, so each scenario meets its own (repeatable) faults.
+                Some(cfg) => {
+                    Some(Relay::start(ip, gateway.consumer_face(), Impairment { seed: cfg.seed ^ seed, ..cfg }).await?)
+                }
+                None => None,
+            };
+            // With a relay, the harness takes the relay for the gateway's consumer face.
+            let con_addr = relay.as_ref().map_or(gateway.consumer_face(), |r| r.harness_facing);
+            let con = Face { address: con_addr, transport: FaceTransport::Udp };
             let ent_peer = Peer { addr: ent.address, reliable: true };
             let con_peer = Peer { addr: con.address, reliable: false };
             let enterprise = SimSide::start(Side::Enterprise, ip, ent_peer, tap.clone(), seed ^ 1).await?;
             let consumer = SimSide::start(Side::Consumer, ip, con_peer, tap.clone(), seed ^ 2).await?;
-            gateway.set_next_hops(NextHops {
-                enterprise: enterprise.endpoint().tcp_addr(),
-                consumer: consumer.endpoint().udp_addr(),
-            });
+            let cloud = match &relay {
+                Some(r) => {
+                    r.set_harness(consumer.endpoint().udp_addr());
+                    r.sut_facing
+                }
+                None => consumer.endpoint().udp_addr(),
+            };
+            gateway.set_next_hops(NextHops { enterprise: enterprise.endpoint().tcp_addr(), consumer: cloud });
             (Some(gateway), None, (ent, con), enterprise, consumer)
         };
         let mut roles = Roles::default();
@@ -172,7 +191,7 @@ impl FedWorld {
             roles.insert(Transport::Udp, face.address, Role::Gateway(side));
         }
         let cast = roles.cast();
-        self.running = Some(Running { gateway, process, enterprise, consumer, tap, cast, roles });
+        self.running = Some(Running { gateway, process, enterprise, consumer, relay, tap, cast, roles });
         Ok(())
     }
 
@@ -326,6 +345,7 @@ impl FedWorld {
                 rtp_streams: Vec::new(),
                 evidence_fault,
                 sut_exit: None,
+                impairment: None,
             });
         };
         let mut process = run.process.take();
@@ -363,6 +383,10 @@ impl FedWorld {
         if let Some(g) = &run.gateway {
             g.shutdown();
         }
+        let impairment = run.relay.as_ref().map(|r| {
+            r.shutdown();
+            r.stats()
+        });
         if let Some(p) = process
             && let Err(e) = p.stop().await
         {
@@ -374,6 +398,7 @@ impl FedWorld {
             rtp_streams: canonical::rtp_streams(&media),
             evidence_fault,
             sut_exit,
+            impairment,
         })
     }
 

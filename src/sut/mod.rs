@@ -142,6 +142,10 @@ pub struct SutProfile {
     /// Where an external gateway is (`kind: external` only).
     #[serde(default)]
     pub external: Option<External>,
+    /// A seeded impairment relay between the harness and the embedded gateway's consumer
+    /// (UDP) face: loss, duplication, reordering, delay.
+    #[serde(default)]
+    pub impairment: Option<crate::net::impair::Impairment>,
 }
 
 impl SutProfile {
@@ -199,6 +203,12 @@ impl SutProfile {
                 }
             }
             (SutKind::Embedded, None) => {}
+        }
+        if let Some(i) = &p.impairment {
+            if p.kind == SutKind::External {
+                return bad("impairment: the relay stands in front of the embedded gateway only".into());
+            }
+            i.validate().map_err(|detail| ProfileError { file: file.to_owned(), detail })?;
         }
         Ok(p)
     }
