@@ -44,6 +44,9 @@ pub struct GatewayConfig {
     pub enterprise_users: BTreeSet<String>,
     /// Seeded defects.
     pub defects: Defects,
+    /// TLS on the enterprise face's connections (accepted from the Edge, opened to it); none
+    /// for plain TCP.
+    pub enterprise_tls: crate::net::tls::StreamTls,
 }
 
 /// Where the gateway sends what it originates on each leg.
@@ -137,7 +140,9 @@ impl Gateway {
             c.bind = addr;
             c
         };
-        let (enterprise, e_in) = start(on(faces.0), private.clone(), "gw-enterprise").await?;
+        let mut ent = on(faces.0);
+        ent.tls = config.enterprise_tls.clone();
+        let (enterprise, e_in) = start(ent, private.clone(), "gw-enterprise").await?;
         let (consumer, c_in) = start(on(faces.1), private, "gw-consumer").await?;
         let inner = Arc::new(Inner {
             config,

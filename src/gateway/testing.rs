@@ -42,6 +42,7 @@ impl Rig {
             namespaces: Namespaces { enterprise_domains: vec!["contoso.com".into()], ..Namespaces::default() },
             enterprise_users: ["alice@contoso.com".to_owned()].into(),
             defects,
+            enterprise_tls: Default::default(),
         };
         let gw = Gateway::start(config, 7).await.unwrap();
         let pool_tap = Tap::new();

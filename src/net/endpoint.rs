@@ -9,12 +9,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tap::{Tap, TapKind, Transport};
+use super::tls::StreamTls;
 use crate::sip::txn::{Output, Peer, TimerConfig, TxnEvent, TxnId, TxnLayer};
 use crate::sip::wire::{Frame, Message, MessageBuilder, StreamFramer, WireError};
 
@@ -29,6 +29,8 @@ pub struct EndpointConfig {
     pub timers: TimerConfig,
     /// Largest message accepted on a stream.
     pub max_message: usize,
+    /// TLS on stream connections (none: plain TCP).
+    pub tls: StreamTls,
 }
 
 impl EndpointConfig {
@@ -39,6 +41,7 @@ impl EndpointConfig {
             tcp_port: 0,
             timers: TimerConfig::default(),
             max_message: crate::sip::wire::DEFAULT_MAX_MESSAGE,
+            tls: StreamTls::default(),
         }
     }
 }
@@ -287,14 +290,31 @@ pub fn token(rng: &mut fastrand::Rng, n: usize) -> String {
     (0..n).map(|_| rng.alphanumeric()).collect()
 }
 
+/// A stream connection of either kind: plain TCP or TLS over it.
+trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin> Stream for T {}
+
 enum NetIn {
-    TcpChunk { peer: SocketAddr, local: SocketAddr, bytes: Vec<u8> },
-    TcpClosed { peer: SocketAddr, local: SocketAddr },
+    TcpChunk {
+        peer: SocketAddr,
+        local: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    TcpClosed {
+        peer: SocketAddr,
+        local: SocketAddr,
+    },
+    /// An accepted connection whose TLS handshake completed.
+    Accepted {
+        stream: Box<dyn Stream>,
+        peer: SocketAddr,
+        local: SocketAddr,
+    },
 }
 
 struct Conn {
     local: SocketAddr,
-    writer: OwnedWriteHalf,
+    writer: tokio::io::WriteHalf<Box<dyn Stream>>,
     reader: tokio::task::AbortHandle,
     framer: StreamFramer,
 }
@@ -318,6 +338,7 @@ struct Task {
     max_message: usize,
     /// Callers of [`EndpointHandle::rejections_acked`], answered when no rejection waits.
     ack_waiters: Vec<oneshot::Sender<()>>,
+    tls: StreamTls,
 }
 
 /// Binds UDP and TCP. Unless a separate TCP port is configured, TCP listens on the UDP port:
@@ -374,6 +395,7 @@ pub async fn start(
         incoming: in_tx,
         max_message: config.max_message,
         ack_waiters: Vec::new(),
+        tls: config.tls,
     };
     tokio::spawn(task.run(cmd_rx, net_rx, listener));
     Ok((EndpointHandle { cmd: cmd_tx, udp: udp_addr, tcp: tcp_addr }, in_rx))
@@ -404,7 +426,7 @@ impl Task {
                     Err(e) => tracing::debug!("udp receive error: {e}"),
                 },
                 acc = listener.accept() => if let Ok((stream, peer)) = acc {
-                    self.adopt(stream, peer, false);
+                    self.accepted(stream, peer);
                 },
                 Some(ev) = net_rx.recv() => self.net(ev).await,
                 () = sleep_until(deadline) => {
@@ -528,6 +550,7 @@ impl Task {
                     self.txn.transport_error(Instant::now(), Peer { addr: peer, reliable: true });
                 }
             }
+            NetIn::Accepted { stream, peer, local } => self.adopt(stream, local, peer, false),
         }
     }
 
@@ -658,14 +681,14 @@ impl Task {
             _ => peer,
         };
         if !self.conns.contains_key(&peer.addr) {
-            match tokio::time::timeout(IO_DEADLINE, TcpStream::connect(peer.addr)).await {
-                Ok(Ok(stream)) => self.adopt(stream, peer.addr, true),
+            match tokio::time::timeout(IO_DEADLINE, self.connect(peer.addr)).await {
+                Ok(Ok((stream, local))) => self.adopt(stream, local, peer.addr, true),
                 r => {
                     let e = r.map_or_else(
                         |_| "connect timed out".to_owned(),
                         |r| r.err().map(|e| e.to_string()).unwrap_or_default(),
                     );
-                    tracing::debug!("tcp connect to {}: {e}", peer.addr);
+                    tracing::warn!("{}: connect to {}: {e}", self.label, peer.addr);
                     self.txn.transport_error(Instant::now(), asked);
                     return;
                 }
@@ -682,13 +705,49 @@ impl Task {
         }
     }
 
-    /// Takes over a connected stream: records the handshake on the tap, spawns its reader.
-    fn adopt(&mut self, stream: TcpStream, peer: SocketAddr, outgoing: bool) {
+    /// Opens a stream to `addr`, with the TLS handshake when the endpoint has a connector.
+    async fn connect(&self, addr: SocketAddr) -> std::io::Result<(Box<dyn Stream>, SocketAddr)> {
+        let stream = TcpStream::connect(addr).await?;
+        let local = stream.local_addr()?;
+        let _ = stream.set_nodelay(true);
+        match &self.tls.connector {
+            None => Ok((Box::new(stream), local)),
+            Some(c) => {
+                let tls =
+                    c.connector.connect(c.name.clone(), stream).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("TLS handshake with {addr} refused: {e}"))
+                    })?;
+                Ok((Box::new(tls), local))
+            }
+        }
+    }
+
+    /// Takes an accepted connection: at once when plain, after its handshake (in its own
+    /// task, bounded, so a slow or hostile client cannot hold the endpoint) when TLS.
+    fn accepted(&mut self, stream: TcpStream, peer: SocketAddr) {
         let Ok(local) = stream.local_addr() else { return };
         let _ = stream.set_nodelay(true);
+        let Some(acceptor) = self.tls.acceptor.clone() else {
+            return self.adopt(Box::new(stream), local, peer, false);
+        };
+        let (net_tx, label) = (self.net_tx.clone(), self.label.clone());
+        tokio::spawn(async move {
+            match tokio::time::timeout(IO_DEADLINE, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let _ = net_tx.send(NetIn::Accepted { stream: Box::new(tls), peer, local });
+                }
+                Ok(Err(e)) => tracing::warn!("{label}: TLS handshake from {peer} refused: {e}"),
+                Err(_) => tracing::warn!("{label}: TLS handshake from {peer} did not finish in {IO_DEADLINE:?}"),
+            }
+        });
+    }
+
+    /// Takes over a connected stream: records the connection on the tap, spawns its reader.
+    /// The tap sees what SIP sees: plaintext, before encryption and after decryption.
+    fn adopt(&mut self, stream: Box<dyn Stream>, local: SocketAddr, peer: SocketAddr, outgoing: bool) {
         let (src, dst) = if outgoing { (local, peer) } else { (peer, local) };
         self.record(Transport::Tcp, src, dst, TapKind::TcpOpen, None);
-        let (mut reader, writer) = stream.into_split();
+        let (mut reader, writer) = tokio::io::split(stream);
         let net_tx = self.net_tx.clone();
         let reader = tokio::spawn(async move {
             let mut buf = vec![0u8; 16 * 1024];

@@ -5,6 +5,7 @@ mod endpoint;
 pub mod impair;
 pub mod media;
 pub mod tap;
+pub mod tls;
 
 pub use endpoint::{
     EndpointConfig, EndpointHandle, Heard, IO_DEADLINE, Incoming, NetError, Progress, UDP_REQUEST_LIMIT, start, token,

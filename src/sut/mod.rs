@@ -241,6 +241,7 @@ impl SutProfile {
             },
             enterprise_users: self.enterprise_users.iter().map(|u| u.to_ascii_lowercase()).collect::<BTreeSet<_>>(),
             defects: self.defects.clone(),
+            enterprise_tls: Default::default(),
         }
     }
 }
