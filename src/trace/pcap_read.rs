@@ -14,7 +14,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::{Ipv6ExtensionSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
 use pcap_parser::data::{PacketData, get_packetdata};
 use pcap_parser::pcapng::{OptionCode, PcapNGOption};
 use pcap_parser::traits::PcapNGPacketBlock;
@@ -378,12 +378,7 @@ impl Reader<'_> {
             }
             Some(LaxNetSlice::Ipv6(ip)) => {
                 let h = ip.header();
-                let fragment = ip.extensions().clone().into_iter().find_map(|e| match e {
-                    Ipv6ExtensionSlice::Fragment(f) if f.is_fragmenting_payload() => {
-                        Some((f.identification(), usize::from(f.fragment_offset().byte_offset()), f.more_fragments()))
-                    }
-                    _ => None,
-                });
+                let fragment = ipv6_fragment(h.next_header().0, ip.extensions().slice());
                 (
                     IpAddr::V6(h.source_addr()),
                     IpAddr::V6(h.destination_addr()),
@@ -461,6 +456,36 @@ impl Reader<'_> {
             truncated,
             comment,
         });
+    }
+}
+
+/// The Fragment header of an IPv6 packet, if it is a fragment: (identification, byte offset,
+/// more fragments). Walks the extension chain `ext` (the bytes after the fixed header, first
+/// header type `next`) with every length checked. Written by hand because etherparse 0.21's
+/// extension iterator reads past a truncated header in lax mode (an unchecked slice index,
+/// found by the `capture_read` fuzz target).
+fn ipv6_fragment(mut next: u8, ext: &[u8]) -> Option<(u32, usize, bool)> {
+    let mut rest = ext;
+    loop {
+        let len = match next {
+            // Fragment: fixed 8 octets (RFC 8200 §4.5).
+            44 => 8,
+            // Authentication Header: length in 4-octet units, minus 2 (RFC 4302 §2.2).
+            51 => (usize::from(*rest.get(1)?) + 2) * 4,
+            // Hop-by-hop, Routing, Destination Options, Mobility, HIP, Shim6: 8-octet units,
+            // minus 1 (RFC 8200 §4.2).
+            0 | 43 | 60 | 135 | 139 | 140 => (usize::from(*rest.get(1)?) + 1) * 8,
+            _ => return None,
+        };
+        let header = rest.get(..len)?;
+        if next == 44 {
+            let word = u16::from_be_bytes([header[2], header[3]]);
+            let (offset, more) = (usize::from(word >> 3) * 8, word & 1 == 1);
+            let id = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+            return (offset != 0 || more).then_some((id, offset, more));
+        }
+        next = header[0];
+        rest = &rest[len..];
     }
 }
 
