@@ -231,20 +231,13 @@ pub async fn run_with_tags(
                 if let Some(w) = world
                     && let Some(done) = w.finish(verdict != "passed").await
                 {
-                    if let Some(exit) = done.sut_exit {
-                        eprintln!("── {}: {exit}", scenario.name);
+                    // What the scenario's end found wrong fails it, after the step's own reason.
+                    for extra in [done.sut_exit, done.evidence_fault].into_iter().flatten() {
+                        eprintln!("── {}: {extra}", scenario.name);
                         verdict = "failed";
                         reason = Some(match reason {
-                            Some(r) => format!("{r}; {exit}"),
-                            None => exit,
-                        });
-                    }
-                    if let Some(fault) = done.evidence_fault {
-                        eprintln!("── {}: {fault}", scenario.name);
-                        verdict = "failed";
-                        reason = Some(match reason {
-                            Some(r) => format!("{r}; and {fault}"),
-                            None => fault,
+                            Some(r) => format!("{r}; {extra}"),
+                            None => extra,
                         });
                     }
                     let a = Artefact {
