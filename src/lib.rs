@@ -12,6 +12,7 @@ pub mod dialect;
 pub mod fuzzing;
 pub mod gateway;
 pub mod html;
+pub mod load;
 pub mod media;
 pub mod net;
 pub mod report;

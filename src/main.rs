@@ -145,6 +145,47 @@ enum Command {
         /// Seed of the gateway's tags, keys and SSRCs.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also enable `load<i>@<first enterprise domain>` for i below N (the agents of
+        /// `fedcert load`).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        load_users: usize,
+    },
+    /// Drive many agents through a SUT at a set rate and measure it: throughput, success
+    /// ratio, latency p50/p95/p99 per transaction kind, and the generator's own saturation.
+    /// Registers every agent (a presence subscription each), runs the mix for the duration,
+    /// waits for what is in flight, and stops. Exits 0 when the success ratio reaches
+    /// --min-success, 1 below it, 2 on bad input.
+    Load {
+        /// SUT profile (YAML). Default: the reference gateway, started as a child process.
+        #[arg(long)]
+        sut: Option<PathBuf>,
+        /// Agents (each a Lync user and a Skype user).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        users: u32,
+        /// Transactions started per second.
+        #[arg(long, default_value_t = 100.0, value_parser = parse_rate)]
+        rate: f64,
+        /// How long the steady phase runs (`30s`, `2m`).
+        #[arg(long, default_value = "10s", value_parser = fedcert::load::mix::parse_duration)]
+        duration: std::time::Duration,
+        /// Relative weights of the kinds (`im=70,presence=20,call=10`).
+        #[arg(long, default_value = "im=70,presence=20,call=10", value_parser = fedcert::load::mix::Mix::parse)]
+        mix: fedcert::load::mix::Mix,
+        /// Deadline of each transaction.
+        #[arg(long, default_value = "5s", value_parser = fedcert::load::mix::parse_duration)]
+        deadline: std::time::Duration,
+        /// Subscriptions in flight at once while the agents register.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        register_window: u32,
+        /// Address the legs and the reference gateway bind (loopback).
+        #[arg(long, default_value = "127.0.0.1")]
+        ip: std::net::IpAddr,
+        /// Exit 1 when the success ratio is below this percentage.
+        #[arg(long, default_value_t = 99.9)]
+        min_success: f64,
+        /// Seed of agent picks, tags and keys.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Count the SIP messages fedcert reads in captures (pcap or pcapng); malformed ones are
     /// listed with their frame number.
@@ -233,13 +274,18 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(if selftest::holds(&rows) { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Check { capture, roles, golden, snapshots, list } => check(&capture, roles, golden, &snapshots, list),
-        Command::Gateway { enterprise, consumer, edge, cloud, sut, defects, seed } => {
+        Command::Gateway { enterprise, consumer, edge, cloud, sut, defects, seed, load_users } => {
             let mut sut = match sut {
                 Some(p) => SutProfile::load(&p).context("cannot use the SUT profile")?,
                 None => SutProfile::embedded(),
             };
             sut.defects = Defects::of(sut.defects.iter().chain(defects));
-            let config = sut.gateway_config(enterprise.ip());
+            let mut config = sut.gateway_config(enterprise.ip());
+            if let Some(domain) = sut.enterprise_domains.first() {
+                config
+                    .enterprise_users
+                    .extend((0..load_users).map(|i| format!("load{i}@{}", domain.to_ascii_lowercase())));
+            }
             let gw = fedcert::gateway::Gateway::start_on(config, (enterprise, consumer), seed)
                 .await
                 .with_context(|| format!("cannot bind the faces {enterprise} and {consumer}"))?;
@@ -259,6 +305,9 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             println!("fedcert gateway: stopped");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Load { sut, users, rate, duration, mix, deadline, register_window, ip, min_success, seed } => {
+            load(sut, users, rate, duration, mix, deadline, register_window, ip, min_success, seed).await
+        }
         Command::SipCount { files } => {
             let mut bad = false;
             for f in files {
@@ -276,6 +325,63 @@ async fn dispatch(cmd: Command) -> anyhow::Result<ExitCode> {
             Ok(if bad { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
     }
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1_000_000.0 => Ok(r),
+        _ => Err(format!("`{s}`: a rate is a number of transactions per second above 0 and at most 1000000")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    sut: Option<PathBuf>,
+    users: u32,
+    rate: f64,
+    duration: std::time::Duration,
+    mix: fedcert::load::mix::Mix,
+    deadline: std::time::Duration,
+    register_window: u32,
+    ip: std::net::IpAddr,
+    min_success: f64,
+    seed: u64,
+) -> anyhow::Result<ExitCode> {
+    use std::io::{IsTerminal as _, Write as _};
+    if !ip.is_loopback() {
+        anyhow::bail!("--ip {ip}: load runs on loopback only");
+    }
+    let sut = match sut {
+        Some(p) => SutProfile::load(&p).context("cannot use the SUT profile")?,
+        None => SutProfile::embedded(),
+    };
+    let run = fedcert::load::LoadRun {
+        log: PathBuf::from("reports/load").join(format!("{}.log", sut.name)),
+        sut,
+        exe: std::env::current_exe().context("cannot find the fedcert executable")?,
+        ip,
+        config: fedcert::load::engine::LoadConfig {
+            users: users as usize,
+            rate,
+            duration,
+            mix,
+            deadline,
+            seed,
+            register_window: register_window as usize,
+        },
+    };
+    let tty = std::io::stderr().is_terminal();
+    let report = fedcert::load::run(&run, |t| {
+        let line = fedcert::load::progress_line(&t);
+        let mut err = std::io::stderr().lock();
+        let _ = if tty { write!(err, "\r{line}  ") } else { writeln!(err, "{line}") };
+    })
+    .await?;
+    if tty {
+        eprintln!();
+    }
+    print!("{}", report.render());
+    Ok(if report.success_ratio() * 100.0 >= min_success { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn check(

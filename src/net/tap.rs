@@ -57,6 +57,9 @@ pub struct Tap {
 
 #[derive(Debug, Default)]
 struct TapLog {
+    /// Records nothing: a tap nobody reads (the reference gateway's own, a load run's), so
+    /// a long run does not keep a copy of every packet.
+    off: bool,
     started: Option<std::time::Instant>,
     step: usize,
     events: Vec<TapEvent>,
@@ -73,9 +76,17 @@ impl Tap {
         Self::default()
     }
 
+    /// A tap that records nothing.
+    pub fn off() -> Self {
+        Self { inner: Arc::new(Mutex::new(TapLog { off: true, ..TapLog::default() })) }
+    }
+
     /// Records an event now.
     pub fn record(&self, transport: Transport, src: SocketAddr, dst: SocketAddr, kind: TapKind, actor: Option<String>) {
         let mut log = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if log.off {
+            return;
+        }
         let now = std::time::Instant::now();
         let started = *log.started.get_or_insert(now);
         let step = log.step;

@@ -206,6 +206,11 @@ impl SutProcess {
         ))
     }
 
+    /// The start command's process id (its process group leader), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
     /// Runs the stop command (bounded), then ends the start command's process group: SIGTERM,
     /// and SIGKILL for what is left after a grace period. Returns once the group is gone.
     pub async fn stop(mut self) -> Result<(), SutError> {
