@@ -175,7 +175,7 @@ enum Command {
         #[arg(long, default_value = "5s", value_parser = fedcert::load::mix::parse_duration)]
         deadline: std::time::Duration,
         /// Subscriptions in flight at once while the agents register.
-        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         register_window: u32,
         /// Address the legs and the reference gateway bind (loopback).
         #[arg(long, default_value = "127.0.0.1")]

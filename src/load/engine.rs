@@ -256,12 +256,24 @@ pub struct Measured {
     pub strays: u64,
     /// Transactions still unfinished when the drain deadline passed.
     pub abandoned: u64,
+    /// CPU time this process used over the steady phase.
+    pub cpu: Duration,
+    /// CPU time the SUT process used over the steady phase, when its pid is known.
+    pub sut_cpu: Option<Duration>,
 }
 
 /// Runs the load: registers every agent, then drives the mix at the rate for the duration,
 /// then waits for what is in flight (up to the transaction deadline). `tick` gets the progress
 /// once a second.
-pub async fn run(legs: Legs, faces: Faces, domain: &str, cfg: &LoadConfig, mut tick: impl FnMut(Tick)) -> Measured {
+/// `sut_pid` is the SUT's process, whose CPU time is read over the steady phase as ours is.
+pub async fn run(
+    legs: Legs,
+    faces: Faces,
+    domain: &str,
+    cfg: &LoadConfig,
+    sut_pid: Option<u32>,
+    mut tick: impl FnMut(Tick),
+) -> Measured {
     let Legs { edge: (edge, edge_in), cloud: (cloud, cloud_in) } = legs;
     let shared = Arc::new(Shared {
         edge,
@@ -299,6 +311,8 @@ pub async fn run(legs: Legs, faces: Faces, domain: &str, cfg: &LoadConfig, mut t
 
     // Steady phase: open loop, starts due by elapsed time × rate, checked every millisecond.
     let mut rng = fastrand::Rng::with_seed(cfg.seed ^ 0x9e37_79b9_7f4a_7c15);
+    let cpu0 = super::saturation::cpu_time();
+    let sut_cpu0 = sut_pid.and_then(super::saturation::cpu_of);
     let begin = Instant::now();
     let mut started: u64 = 0;
     let mut last_tick = begin;
@@ -324,6 +338,8 @@ pub async fn run(legs: Legs, faces: Faces, domain: &str, cfg: &LoadConfig, mut t
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let steady = begin.elapsed();
+    let cpu = super::saturation::cpu_time().saturating_sub(cpu0);
+    let sut_cpu = sut_pid.and_then(super::saturation::cpu_of).zip(sut_cpu0).map(|(b, a)| b.saturating_sub(a));
     let drain = tokio::time::timeout(cfg.deadline + Duration::from_secs(1), async {
         while running.join_next().await.is_some() {}
     })
@@ -341,6 +357,8 @@ pub async fn run(legs: Legs, faces: Faces, domain: &str, cfg: &LoadConfig, mut t
         skipped: shared.skipped.load(Ordering::Relaxed),
         strays,
         abandoned,
+        cpu,
+        sut_cpu,
     }
 }
 

@@ -11,7 +11,7 @@ pub mod stats;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use engine::{Faces, Legs, LoadConfig, Measured, Tick};
 use mix::Kind;
@@ -135,13 +135,7 @@ pub async fn run(run: &LoadRun, tick: impl FnMut(Tick)) -> Result<LoadReport, Lo
     };
     let sut_pid = reference.as_ref().and_then(|r| r.child.id()).or_else(|| external.as_ref().and_then(SutProcess::pid));
     let probe = LagProbe::start();
-    let cpu0 = saturation::cpu_time();
-    let sut_cpu0 = sut_pid.and_then(saturation::cpu_of);
-    let t0 = Instant::now();
-    let measured = engine::run(legs, faces, &domain, &run.config, tick).await;
-    let _wall = t0.elapsed();
-    let cpu = saturation::cpu_time().saturating_sub(cpu0);
-    let sut_cpu = sut_pid.and_then(saturation::cpu_of).zip(sut_cpu0).map(|(b, a)| b.saturating_sub(a));
+    let measured = engine::run(legs, faces, &domain, &run.config, sut_pid, tick).await;
     let sut_rss = sut_pid.and_then(|p| saturation::rss_of(&p.to_string()));
     let lag = probe.finish().await;
     let rss_peak = saturation::rss_of("self").map(|r| r.1).unwrap_or_default();
@@ -159,9 +153,9 @@ pub async fn run(run: &LoadRun, tick: impl FnMut(Tick)) -> Result<LoadReport, Lo
     Ok(LoadReport {
         sut: run.sut.name.clone(),
         config: run.config.clone(),
+        cpu: measured.cpu,
+        sut_cpu: measured.sut_cpu,
         measured,
-        cpu,
-        sut_cpu,
         rss_peak,
         sut_rss,
         lag,

@@ -51,7 +51,7 @@ mod server_invite;
 mod server_non_invite;
 mod timers;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -244,6 +244,12 @@ pub struct TxnLayer {
     clients: HashMap<ClientKey, TxnId>,
     servers: HashMap<ServerKey, TxnId>,
     out: VecDeque<Output>,
+    /// Each live transaction's earliest armed timer, ordered: the next deadline is the first
+    /// entry, so neither `poll_timeout` nor `handle_timeout` scans every transaction (a loaded
+    /// endpoint holds tens of thousands, most of them waiting out Timer J or K).
+    deadlines: BTreeSet<(Instant, TxnId)>,
+    /// The deadline each transaction is indexed under in `deadlines`.
+    indexed: HashMap<TxnId, Instant>,
 }
 
 /// The shortest retransmission interval the layer will use, so a zero T1 cannot spin.
@@ -261,6 +267,8 @@ impl TxnLayer {
             clients: HashMap::new(),
             servers: HashMap::new(),
             out: VecDeque::new(),
+            deadlines: BTreeSet::new(),
+            indexed: HashMap::new(),
         }
     }
 
@@ -305,6 +313,7 @@ impl TxnLayer {
             Txn::NonInviteClient(ClientNonInvite::start(id, now, req, peer, self.config, &mut self.out))
         };
         self.txns.insert(id, Entry { txn, key });
+        self.reap(id);
         id
     }
 
@@ -384,6 +393,7 @@ impl TxnLayer {
         };
         self.servers.insert(key.clone(), id);
         self.txns.insert(id, Entry { txn, key: Key::Server(key) });
+        self.reap(id);
         self.out.push_back(Output::Event(TxnEvent::Request { id, msg, peer }));
     }
 
@@ -408,12 +418,12 @@ impl TxnLayer {
     /// Retransmission timers are re-armed from their deadline, not from `now`, so the RFC's
     /// schedule holds exactly however late the call comes.
     pub fn handle_timeout(&mut self, now: Instant) {
-        loop {
-            let due = self.txns.iter().filter_map(|(id, e)| e.txn.timers().due(now).map(|(at, t)| (at, *id, t))).min();
-            let Some((at, id, timer)) = due else {
+        while let Some(&(next, id)) = self.deadlines.first() {
+            if next > now {
                 break;
-            };
-            if let Some(entry) = self.txns.get_mut(&id) {
+            }
+            let due = self.txns.get(&id).and_then(|e| e.txn.timers().due(now));
+            if let (Some((at, timer)), Some(entry)) = (due, self.txns.get_mut(&id)) {
                 entry.txn.on_timer(timer, at, &mut self.out);
             }
             self.reap(id);
@@ -422,7 +432,7 @@ impl TxnLayer {
 
     /// The earliest armed timer of any transaction.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.txns.values().filter_map(|e| e.txn.timers().next()).min()
+        self.deadlines.first().map(|(at, _)| *at)
     }
 
     /// The next thing to do, oldest first.
@@ -463,9 +473,18 @@ impl TxnLayer {
         self.txns.is_empty()
     }
 
-    /// Removes `id` if it reached Terminated, undoing its index entry, and says so.
+    /// After anything touched transaction `id`: re-indexes its next deadline, and removes it if
+    /// it reached Terminated, undoing its index entries, and says so.
     fn reap(&mut self, id: TxnId) {
-        if self.txns.get(&id).is_none_or(|e| e.txn.state() != TxnState::Terminated) {
+        if let Some(old) = self.indexed.remove(&id) {
+            self.deadlines.remove(&(old, id));
+        }
+        let live = self.txns.get(&id).filter(|e| e.txn.state() != TxnState::Terminated);
+        if let Some(e) = live {
+            if let Some(at) = e.txn.timers().next() {
+                self.deadlines.insert((at, id));
+                self.indexed.insert(id, at);
+            }
             return;
         }
         let Some(entry) = self.txns.remove(&id) else {
