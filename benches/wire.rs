@@ -8,7 +8,7 @@ fn main() {
     divan::main();
 }
 
-/// The Lync 2013 call INVITE of the suite's "Lync user calls a Skype user" capture: 1,078
+/// The Lync 2013 call INVITE of the suite's "Lync user calls a Skype user" capture: 934
 /// header bytes and a 3,197-byte multipart/alternative SDP body.
 fn lync_invite() -> Vec<u8> {
     let capture = fedcert::trace::read_capture_file(fixture()).expect("fixture");
