@@ -125,6 +125,9 @@ struct LegState {
     sub_ids: HashMap<usize, String>,
     /// Requests from the gateway the legs could not place (wrong user, unknown dialog).
     strays: u64,
+    /// Malformed SIP from the gateway, and the first such.
+    malformed: u64,
+    last_malformed: Option<String>,
     rng: Option<fastrand::Rng>,
 }
 
@@ -254,6 +257,8 @@ pub struct Measured {
     pub skipped: u64,
     /// Requests from the gateway the legs could not place.
     pub strays: u64,
+    /// Malformed SIP from the gateway, with the first one named.
+    pub malformed: (u64, Option<String>),
     /// Transactions still unfinished when the drain deadline passed.
     pub abandoned: u64,
     /// CPU time this process used over the steady phase.
@@ -290,8 +295,8 @@ pub async fn run(
         skipped: AtomicU64::new(0),
         deadline: cfg.deadline,
     });
-    tokio::spawn(serve_edge(Arc::clone(&shared), edge_in));
-    tokio::spawn(serve_cloud(Arc::clone(&shared), cloud_in));
+    tokio::spawn(serve(Arc::clone(&shared), edge_in, edge_request));
+    tokio::spawn(serve(Arc::clone(&shared), cloud_in, cloud_request));
 
     // Registration: every agent's Skype side subscribes to its Lync buddy, a window at a time.
     let reg_start = Instant::now();
@@ -348,7 +353,10 @@ pub async fn run(
     running.abort_all();
     tick(progress(&shared, steady));
     let stats = shared.stats().clone();
-    let strays = shared.lock().strays;
+    let (strays, malformed) = {
+        let st = shared.lock();
+        (st.strays, (st.malformed, st.last_malformed.clone()))
+    };
     Measured {
         stats,
         registered,
@@ -356,6 +364,7 @@ pub async fn run(
         steady,
         skipped: shared.skipped.load(Ordering::Relaxed),
         strays,
+        malformed,
         abandoned,
         cpu,
         sut_cpu,
@@ -441,16 +450,8 @@ async fn presence(s: &Arc<Shared>, i: usize) -> Result<Instant, String> {
         let Some(sub) = st.sub_ids.get(&i).cloned() else { return Err("agent not registered".into()) };
         let entity = s.lync_uri(i);
         let Some(n) = st.notifiers.get_mut(&i) else { return Err("the gateway holds no subscription".into()) };
-        let (ct, body) = lync::presence_body(&n.accept, false, &entity, next);
         let method = if n.benotify { Method::BENOTIFY } else { Method::NOTIFY };
-        let msg = n
-            .dialog
-            .request(method, &via)
-            .header("Contact", format!("<{entity}>"))
-            .header("Event", "presence")
-            .header("Subscription-State", "active;expires=3600")
-            .body(ct, body.into_bytes())
-            .build();
+        let msg = presence_note(&mut n.dialog, method, &via, &entity, &n.accept, next, 3600);
         let benotify = n.benotify;
         st.notify_waiters.insert(sub, tx);
         (msg, benotify)
@@ -464,6 +465,27 @@ async fn presence(s: &Arc<Shared>, i: usize) -> Result<Instant, String> {
         tokio::spawn(async move { edge.request(msg, peer).await });
     }
     within(s.deadline, async { rx.await.map_err(|_| "no NOTIFY on the consumer leg".to_owned()) }).await
+}
+
+/// The Lync pool's (BE)NOTIFY of `entity`'s availability in the subscription `dialog`, in the
+/// format the watcher's Accept asks for.
+fn presence_note(
+    dialog: &mut Dialog,
+    method: Method,
+    via: &str,
+    entity: &str,
+    accept: &str,
+    a: Availability,
+    expires: u32,
+) -> Message {
+    let (ct, body) = lync::presence_body(accept, false, entity, a);
+    dialog
+        .request(method, via)
+        .header("Contact", format!("<{entity}>"))
+        .header("Event", "presence")
+        .header("Subscription-State", format!("active;expires={expires}"))
+        .body(ct, body.into_bytes())
+        .build()
 }
 
 fn lync_audio(r: &mut fastrand::Rng, ip: IpAddr, port: u16) -> LocalAudio {
@@ -514,53 +536,69 @@ fn respond(ep: &EndpointHandle, id: TxnId, req: &Message, code: u16, reason: &st
     ep.respond(id, MessageBuilder::response_to(req, code, reason, tag).build());
 }
 
-/// The Edge: answers what the gateway sends the Lync agents.
-async fn serve_edge(s: Arc<Shared>, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
+/// One leg's incoming loop: each request goes to `handle`; strays (the ACKs of our 2xx) are
+/// dropped; malformed input (the endpoint answered 400 where it could) is counted, the first
+/// one kept for the report.
+async fn serve(
+    s: Arc<Shared>,
+    mut incoming: mpsc::UnboundedReceiver<Incoming>,
+    handle: fn(&Arc<Shared>, TxnId, Message),
+) {
     while let Some(ev) = incoming.recv().await {
-        let Incoming::Request { id, msg, .. } = ev else {
-            if let Incoming::Barrier(done) = ev {
+        match ev {
+            Incoming::Request { id, msg, .. } => handle(&s, id, msg),
+            Incoming::Barrier(done) => {
                 let _ = done.send(());
             }
-            continue;
-        };
-        let call_id = msg.call_id().unwrap_or_default();
-        let tag = s.rng(|r| token(r, 10));
-        let target = msg.to_addr().ok().and_then(|a| Shared::agent_of(&a.uri)).filter(|i| *i < s.agents.len());
-        match msg.method().map(Method::as_str) {
-            Some("INVITE") if lync::is_im_invite(&msg) => {
-                let Some(i) = target else {
-                    respond(&s.edge, id, &msg, 404, "Not Found", Some(&tag));
-                    continue;
-                };
-                s.lock().dialogs.insert(call_id);
-                let sdp = lync::im_sdp_answer(&s.lync, &s.edge.tcp_addr().ip().to_string(), &s.lync_uri(i));
-                let resp = MessageBuilder::response_to(&msg, 200, "OK", Some(&tag))
-                    .header("Contact", format!("<{};opaque=user:epid:{tag};gruu>", s.lync_uri(i)))
-                    .header("Supported", "ms-text-format")
-                    .body("application/sdp", sdp)
-                    .build();
-                s.edge.respond(id, resp);
+            Incoming::Malformed { peer, error, .. } => {
+                let mut st = s.lock();
+                st.malformed += 1;
+                st.last_malformed.get_or_insert_with(|| format!("from {peer}: {error}"));
             }
-            Some("MESSAGE" | "INFO") => {
-                let known = s.lock().dialogs.contains(&call_id);
-                if known {
-                    respond(&s.edge, id, &msg, 200, "OK", None);
-                } else {
-                    s.lock().strays += 1;
-                    respond(&s.edge, id, &msg, 481, "Call/Transaction Does Not Exist", None);
-                }
-            }
-            Some("BYE") => {
-                s.lock().dialogs.remove(&call_id);
+            Incoming::Stray { .. } => {}
+        }
+    }
+}
+
+/// The Edge: answers what the gateway sends the Lync agents.
+fn edge_request(s: &Arc<Shared>, id: TxnId, msg: Message) {
+    let call_id = msg.call_id().unwrap_or_default();
+    let tag = s.rng(|r| token(r, 10));
+    let target = msg.to_addr().ok().and_then(|a| Shared::agent_of(&a.uri)).filter(|i| *i < s.agents.len());
+    match msg.method().map(Method::as_str) {
+        Some("INVITE") if lync::is_im_invite(&msg) => {
+            let Some(i) = target else {
+                respond(&s.edge, id, &msg, 404, "Not Found", Some(&tag));
+                return;
+            };
+            s.lock().dialogs.insert(call_id);
+            let sdp = lync::im_sdp_answer(&s.lync, &s.edge.tcp_addr().ip().to_string(), &s.lync_uri(i));
+            let resp = MessageBuilder::response_to(&msg, 200, "OK", Some(&tag))
+                .header("Contact", format!("<{};opaque=user:epid:{tag};gruu>", s.lync_uri(i)))
+                .header("Supported", "ms-text-format")
+                .body("application/sdp", sdp)
+                .build();
+            s.edge.respond(id, resp);
+        }
+        Some("MESSAGE" | "INFO") => {
+            let known = s.lock().dialogs.contains(&call_id);
+            if known {
                 respond(&s.edge, id, &msg, 200, "OK", None);
-            }
-            Some("SUBSCRIBE") => edge_subscribe(&s, id, &msg, target, &tag),
-            Some("NOTIFY" | "OPTIONS") => respond(&s.edge, id, &msg, 200, "OK", None),
-            Some("BENOTIFY") => {}
-            _ => {
+            } else {
                 s.lock().strays += 1;
-                respond(&s.edge, id, &msg, 501, "Not Implemented", None);
+                respond(&s.edge, id, &msg, 481, "Call/Transaction Does Not Exist", None);
             }
+        }
+        Some("BYE") => {
+            s.lock().dialogs.remove(&call_id);
+            respond(&s.edge, id, &msg, 200, "OK", None);
+        }
+        Some("SUBSCRIBE") => edge_subscribe(s, id, &msg, target, &tag),
+        Some("NOTIFY" | "OPTIONS") => respond(&s.edge, id, &msg, 200, "OK", None),
+        Some("BENOTIFY") => {}
+        _ => {
+            s.lock().strays += 1;
+            respond(&s.edge, id, &msg, 501, "Not Implemented", None);
         }
     }
 }
@@ -591,14 +629,7 @@ fn edge_subscribe(s: &Arc<Shared>, id: TxnId, req: &Message, target: Option<usiz
         .build();
     s.edge.respond(id, resp);
     let via = s.rng(|r| s.edge.via(true, r));
-    let (ct, body) = lync::presence_body(&accept, false, &entity, Availability::AVAILABLE);
-    let notify = dialog
-        .request(Method::NOTIFY, &via)
-        .header("Contact", format!("<{entity}>"))
-        .header("Event", "presence")
-        .header("Subscription-State", format!("active;expires={expires}"))
-        .body(ct, body.into_bytes())
-        .build();
+    let notify = presence_note(&mut dialog, Method::NOTIFY, &via, &entity, &accept, Availability::AVAILABLE, expires);
     s.agents[i].availability.store(Availability::AVAILABLE.0, Ordering::Relaxed);
     s.lock().notifiers.insert(i, Notifier { dialog, accept, benotify });
     let (edge, peer) = (s.edge.clone(), s.gw_enterprise);
@@ -606,41 +637,33 @@ fn edge_subscribe(s: &Arc<Shared>, id: TxnId, req: &Message, target: Option<usiz
 }
 
 /// The cloud: answers what the gateway sends the Skype agents.
-async fn serve_cloud(s: Arc<Shared>, mut incoming: mpsc::UnboundedReceiver<Incoming>) {
-    while let Some(ev) = incoming.recv().await {
-        let Incoming::Request { id, msg, .. } = ev else {
-            if let Incoming::Barrier(done) = ev {
-                let _ = done.send(());
+fn cloud_request(s: &Arc<Shared>, id: TxnId, msg: Message) {
+    let call_id = msg.call_id().unwrap_or_default();
+    match msg.method().map(Method::as_str) {
+        Some("NOTIFY") => {
+            respond(&s.cloud, id, &msg, 200, "OK", None);
+            let state = msg.value("Subscription-State").unwrap_or_default();
+            if state.trim_start().starts_with("active") && !msg.body().is_empty() {
+                let waiter = s.lock().notify_waiters.remove(&call_id);
+                if let Some(w) = waiter {
+                    let _ = w.send(Instant::now());
+                }
             }
-            continue;
-        };
-        let call_id = msg.call_id().unwrap_or_default();
-        match msg.method().map(Method::as_str) {
-            Some("NOTIFY") => {
+        }
+        Some("INVITE") => cloud_invite(s, id, &msg),
+        Some("BYE") => {
+            let known = s.lock().dialogs.remove(&call_id);
+            if known {
                 respond(&s.cloud, id, &msg, 200, "OK", None);
-                let state = msg.value("Subscription-State").unwrap_or_default();
-                if state.trim_start().starts_with("active") && !msg.body().is_empty() {
-                    let waiter = s.lock().notify_waiters.remove(&call_id);
-                    if let Some(w) = waiter {
-                        let _ = w.send(Instant::now());
-                    }
-                }
-            }
-            Some("INVITE") => cloud_invite(&s, id, &msg),
-            Some("BYE") => {
-                let known = s.lock().dialogs.remove(&call_id);
-                if known {
-                    respond(&s.cloud, id, &msg, 200, "OK", None);
-                } else {
-                    s.lock().strays += 1;
-                    respond(&s.cloud, id, &msg, 481, "Call/Transaction Does Not Exist", None);
-                }
-            }
-            Some("MESSAGE" | "OPTIONS") => respond(&s.cloud, id, &msg, 200, "OK", None),
-            _ => {
+            } else {
                 s.lock().strays += 1;
-                respond(&s.cloud, id, &msg, 501, "Not Implemented", None);
+                respond(&s.cloud, id, &msg, 481, "Call/Transaction Does Not Exist", None);
             }
+        }
+        Some("MESSAGE" | "OPTIONS") => respond(&s.cloud, id, &msg, 200, "OK", None),
+        _ => {
+            s.lock().strays += 1;
+            respond(&s.cloud, id, &msg, 501, "Not Implemented", None);
         }
     }
 }

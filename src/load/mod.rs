@@ -196,6 +196,12 @@ impl LoadReport {
         if asked == 0 { 0.0 } else { ok as f64 / asked as f64 }
     }
 
+    /// The run's verdict: the success ratio reached `min_percent` and the SUT sent nothing
+    /// malformed.
+    pub fn passed(&self, min_percent: f64) -> bool {
+        self.success_ratio() * 100.0 >= min_percent && self.measured.malformed.0 == 0
+    }
+
     /// Why the generator's figures may bound the run rather than the SUT's, if they may.
     pub fn saturation(&self) -> Option<String> {
         let steady = self.measured.steady.as_secs_f64().max(1e-9);
@@ -270,6 +276,9 @@ impl LoadReport {
             m.abandoned,
             m.strays
         );
+        if let (n @ 1.., first) = &m.malformed {
+            let _ = writeln!(out, "malformed SIP from the SUT: {n} (first {})", first.as_deref().unwrap_or("?"));
+        }
         let steady = m.steady.as_secs_f64().max(1e-9);
         let _ = writeln!(
             out,
