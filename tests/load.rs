@@ -10,12 +10,12 @@ use predicates::prelude::*;
 #[test]
 fn a_small_mixed_load_completes_and_reports_every_kind() {
     let out = cargo_bin_cmd!("fedcert")
-        .args(["load", "--users", "20", "--rate", "60", "--duration", "2s", "--ip", "127.0.0.12"])
+        .args(["load", "--users", "200", "--rate", "60", "--duration", "2s", "--ip", "127.0.0.12"])
         .timeout(std::time::Duration::from_secs(60))
         .assert()
         .success();
     let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
-    assert!(stdout.contains("registered 20 of 20 agents"), "{stdout}");
+    assert!(stdout.contains("registered 200 of 200 agents"), "{stdout}");
     for kind in ["subscribe", "im", "presence", "call"] {
         let line = stdout.lines().find(|l| l.starts_with(&format!("{kind} "))).unwrap_or_else(|| panic!("{stdout}"));
         assert!(line.contains("100.000%"), "{line}");
