@@ -536,6 +536,16 @@ fn respond(ep: &EndpointHandle, id: TxnId, req: &Message, code: u16, reason: &st
     ep.respond(id, MessageBuilder::response_to(req, code, reason, tag).build());
 }
 
+/// Answers an in-dialog request: 200 in a dialog the leg knows, else 481 (counted as a stray).
+fn in_dialog(s: &Shared, ep: &EndpointHandle, id: TxnId, req: &Message, known: bool) {
+    if known {
+        respond(ep, id, req, 200, "OK", None);
+    } else {
+        s.lock().strays += 1;
+        respond(ep, id, req, 481, "Call/Transaction Does Not Exist", None);
+    }
+}
+
 /// One leg's incoming loop: each request goes to `handle`; strays (the ACKs of our 2xx) are
 /// dropped; malformed input (the endpoint answered 400 where it could) is counted, the first
 /// one kept for the report.
@@ -582,12 +592,7 @@ fn edge_request(s: &Arc<Shared>, id: TxnId, msg: Message) {
         }
         Some("MESSAGE" | "INFO") => {
             let known = s.lock().dialogs.contains(&call_id);
-            if known {
-                respond(&s.edge, id, &msg, 200, "OK", None);
-            } else {
-                s.lock().strays += 1;
-                respond(&s.edge, id, &msg, 481, "Call/Transaction Does Not Exist", None);
-            }
+            in_dialog(s, &s.edge, id, &msg, known);
         }
         Some("BYE") => {
             s.lock().dialogs.remove(&call_id);
@@ -653,12 +658,7 @@ fn cloud_request(s: &Arc<Shared>, id: TxnId, msg: Message) {
         Some("INVITE") => cloud_invite(s, id, &msg),
         Some("BYE") => {
             let known = s.lock().dialogs.remove(&call_id);
-            if known {
-                respond(&s.cloud, id, &msg, 200, "OK", None);
-            } else {
-                s.lock().strays += 1;
-                respond(&s.cloud, id, &msg, 481, "Call/Transaction Does Not Exist", None);
-            }
+            in_dialog(s, &s.cloud, id, &msg, known);
         }
         Some("MESSAGE" | "OPTIONS") => respond(&s.cloud, id, &msg, 200, "OK", None),
         _ => {
